@@ -1,0 +1,353 @@
+// Configuration: every variable the service reads, parsed once from the environment (and `.env`), validated,
+// frozen, and passed down. Nothing else in the service reads `process.env`.
+// The table below is also the README's configuration table (a test keeps the two equal).
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+
+export const OTLP_PROTOCOLS = ['grpc', 'http/protobuf', 'http/json'] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+export const SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type SamplerName = (typeof SAMPLERS)[number];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const SIGNAL_EXPORTERS = ['otlp', 'console', 'none'] as const;
+export type SignalExporter = (typeof SIGNAL_EXPORTERS)[number];
+
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, value: string, allowed: string) {
+    super(`${variable}=${JSON.stringify(value)} is not allowed: expected ${allowed}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+type Parser<T> = (raw: string, name: string) => T;
+
+const integer =
+  (min: number, max: number): Parser<number> =>
+  (raw, name) => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+      throw new ConfigError(name, raw, `an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+
+const finite =
+  (min: number): Parser<number> =>
+  (raw, name) => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || n < min) {
+      throw new ConfigError(name, raw, `a number >= ${min}`);
+    }
+    return n;
+  };
+
+const oneOf =
+  <T extends string>(values: readonly T[]): Parser<T> =>
+  (raw, name) => {
+    const v = raw.trim().toLowerCase() as T;
+    if (!values.includes(v)) throw new ConfigError(name, raw, `one of ${values.join(', ')}`);
+    return v;
+  };
+
+const bool: Parser<boolean> = (raw, name) => {
+  const v = raw.trim().toLowerCase();
+  if (v === 'true') return true;
+  if (v === 'false' || v === '') return false;
+  throw new ConfigError(name, raw, 'true or false');
+};
+
+const text: Parser<string> = (raw, name) => {
+  if (raw.trim() === '') throw new ConfigError(name, raw, 'a non-empty string');
+  return raw.trim();
+};
+
+const url: Parser<string> = (raw, name) => {
+  try {
+    const u = new URL(raw.trim());
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+    return raw.trim();
+  } catch {
+    throw new ConfigError(name, raw, 'an http:// or https:// URL');
+  }
+};
+
+const numberList: Parser<number[]> = (raw, name) => {
+  const parts = raw.split(',').map((s) => s.trim());
+  const values = parts.map(Number);
+  if (parts.some((p) => p === '') || values.some((n) => !Number.isFinite(n))) {
+    throw new ConfigError(name, raw, 'a comma-separated list of finite numbers, e.g. 1,1,1');
+  }
+  return values;
+};
+
+// `key=value,key2=value2` as the OpenTelemetry specification defines OTEL_RESOURCE_ATTRIBUTES (values percent-encoded).
+const keyValues: Parser<Record<string, string>> = (raw, name) => {
+  const out: Record<string, string> = {};
+  for (const pair of raw.split(',')) {
+    if (pair.trim() === '') continue;
+    const eq = pair.indexOf('=');
+    const key = eq > 0 ? pair.slice(0, eq).trim() : '';
+    if (key === '') throw new ConfigError(name, raw, 'comma-separated key=value pairs');
+    try {
+      out[key] = decodeURIComponent(pair.slice(eq + 1).trim());
+    } catch {
+      throw new ConfigError(name, raw, 'percent-encoded values');
+    }
+  }
+  return out;
+};
+
+interface Variable<T> {
+  readonly name: string;
+  readonly default: string;
+  readonly doc: string;
+  readonly parse: Parser<T>;
+}
+const v = <T>(name: string, def: string, doc: string, parse: Parser<T>): Variable<T> => ({
+  name,
+  default: def,
+  doc,
+  parse,
+});
+
+// Defaults sit here, with their units. An empty default means "unset".
+export const VARIABLES = {
+  APP_ENV: v('APP_ENV', 'local', 'Environment name shown by /health (local, dev, staging, prod).', text),
+  API_HOST: v('API_HOST', '127.0.0.1', 'Address the HTTP server binds (the container sets 0.0.0.0).', text),
+  API_PORT: v('API_PORT', '9000', 'HTTP port of the service (0 picks a free port).', integer(0, 65535)),
+  DEFAULT_LATENCY_MS: v('DEFAULT_LATENCY_MS', '100', 'Simulated model latency, ms (0 disables it).', finite(0)),
+  LATENCY_JITTER_MS: v('LATENCY_JITTER_MS', '', 'Jitter added to the simulated latency, ms, uniform in [-j/2, +j]; default 10 % of DEFAULT_LATENCY_MS.', finite(0)),
+  MAX_BATCH_SIZE: v('MAX_BATCH_SIZE', '32', 'Most rows accepted by POST /predict/batch.', integer(1, 100_000)),
+  MAX_FEATURES: v('MAX_FEATURES', '1024', 'Most features accepted in one row.', integer(1, 1_000_000)),
+  MODEL_NAME: v('MODEL_NAME', 'simple-linear-demo', 'Model name returned in responses and telemetry.', text),
+  MODEL_WEIGHTS: v('MODEL_WEIGHTS', '', 'Comma-separated weights w of prediction = w.x + b; unset means 1 for every feature (any count). When set, rows must have exactly that many features.', numberList),
+  MODEL_BIAS: v('MODEL_BIAS', '0', 'Bias b of the linear model.', finite(-Number.MAX_VALUE)),
+  BODY_LIMIT_BYTES: v('BODY_LIMIT_BYTES', String(1024 * 1024), 'Largest accepted request body, bytes (1 MiB); larger gets 413.', integer(64, 1024 * 1024 * 1024)),
+  LOG_LEVEL: v('LOG_LEVEL', 'info', 'pino log level (fatal, error, warn, info, debug, trace, silent).', oneOf(LOG_LEVELS)),
+  SHUTDOWN_DELAY_MS: v('SHUTDOWN_DELAY_MS', '0', 'On SIGTERM, time readiness reports false before the listener closes, ms (Kubernetes sets 5000 so endpoints drop the pod first).', integer(0, 600_000)),
+  SHUTDOWN_TIMEOUT_MS: v('SHUTDOWN_TIMEOUT_MS', '10000', 'Longest wait for in-flight requests and the telemetry flush on shutdown, ms.', integer(100, 600_000)),
+  RECEIVER_HOST: v('RECEIVER_HOST', '127.0.0.1', 'Address of the embedded OTLP receiver (started when no OTLP endpoint is configured).', text),
+  RECEIVER_GRPC_PORT: v('RECEIVER_GRPC_PORT', '4317', 'Embedded receiver OTLP/gRPC port.', integer(0, 65535)),
+  RECEIVER_HTTP_PORT: v('RECEIVER_HTTP_PORT', '4318', 'Embedded receiver OTLP/HTTP port.', integer(0, 65535)),
+  RECEIVER_HEALTH_PORT: v('RECEIVER_HEALTH_PORT', '13133', 'Embedded receiver health_check port.', integer(0, 65535)),
+  RECEIVER_VERBOSITY: v('RECEIVER_VERBOSITY', 'detailed', 'What the embedded receiver prints: detailed, normal or basic (as the Collector debug exporter).', oneOf(['detailed', 'normal', 'basic'] as const)),
+  OTEL_SDK_DISABLED: v('OTEL_SDK_DISABLED', 'false', 'true disables traces, metrics and log export (the API becomes no-op).', bool),
+  OTEL_SERVICE_NAME: v('OTEL_SERVICE_NAME', 'ai-inference-service', 'service.name resource attribute.', text),
+  OTEL_RESOURCE_ATTRIBUTES: v('OTEL_RESOURCE_ATTRIBUTES', '', 'Extra resource attributes, key=value,key2=value2.', keyValues),
+  OTEL_TRACES_EXPORTER: v('OTEL_TRACES_EXPORTER', 'otlp', 'otlp, console or none.', oneOf(SIGNAL_EXPORTERS)),
+  OTEL_METRICS_EXPORTER: v('OTEL_METRICS_EXPORTER', 'otlp', 'otlp, console or none.', oneOf(SIGNAL_EXPORTERS)),
+  OTEL_LOGS_EXPORTER: v('OTEL_LOGS_EXPORTER', 'otlp', 'otlp, console or none (logs always go to stdout too).', oneOf(SIGNAL_EXPORTERS)),
+  OTEL_EXPORTER_OTLP_ENDPOINT: v('OTEL_EXPORTER_OTLP_ENDPOINT', '', 'Collector base URL, e.g. http://otel-collector:4317. Unset: the embedded receiver is started and used.', url),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: v('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', '', 'Traces URL, used as is (overrides the base endpoint).', url),
+  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: v('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', '', 'Metrics URL, used as is.', url),
+  OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: v('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', '', 'Logs URL, used as is.', url),
+  OTEL_EXPORTER_OTLP_PROTOCOL: v('OTEL_EXPORTER_OTLP_PROTOCOL', 'grpc', 'grpc, http/protobuf or http/json. Our default is grpc on 4317 as in the guide (the SDK alone defaults to http/protobuf on 4318).', oneOf(OTLP_PROTOCOLS)),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: v('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', '', 'Protocol for traces only.', oneOf(OTLP_PROTOCOLS)),
+  OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: v('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', '', 'Protocol for metrics only.', oneOf(OTLP_PROTOCOLS)),
+  OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: v('OTEL_EXPORTER_OTLP_LOGS_PROTOCOL', '', 'Protocol for logs only.', oneOf(OTLP_PROTOCOLS)),
+  OTEL_EXPORTER_OTLP_TIMEOUT: v('OTEL_EXPORTER_OTLP_TIMEOUT', '10000', 'Export timeout, ms (read by the exporters).', integer(1, 600_000)),
+  OTEL_TRACES_SAMPLER: v('OTEL_TRACES_SAMPLER', 'parentbased_always_on', SAMPLERS.join(', ') + '.', oneOf(SAMPLERS)),
+  OTEL_TRACES_SAMPLER_ARG: v('OTEL_TRACES_SAMPLER_ARG', '', 'Ratio in [0, 1] for the traceidratio samplers (default 1).', finite(0)),
+  OTEL_METRIC_EXPORT_INTERVAL: v('OTEL_METRIC_EXPORT_INTERVAL', '5000', 'Metric export interval, ms. The specification says 60000; 5000 lets the guide\'s Test 4 see metrics within seconds.', integer(100, 3_600_000)),
+  OTEL_METRIC_EXPORT_TIMEOUT: v('OTEL_METRIC_EXPORT_TIMEOUT', '30000', 'Metric export timeout, ms.', integer(1, 3_600_000)),
+  OTEL_BSP_SCHEDULE_DELAY: v('OTEL_BSP_SCHEDULE_DELAY', '5000', 'Batch span processor delay between exports, ms.', integer(0, 3_600_000)),
+  OTEL_BSP_EXPORT_TIMEOUT: v('OTEL_BSP_EXPORT_TIMEOUT', '30000', 'Batch span processor export timeout, ms.', integer(1, 3_600_000)),
+  OTEL_BSP_MAX_QUEUE_SIZE: v('OTEL_BSP_MAX_QUEUE_SIZE', '2048', 'Spans buffered before new ones are dropped (and counted).', integer(1, 10_000_000)),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: v('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', '512', 'Most spans per export request.', integer(1, 10_000_000)),
+} as const;
+
+export type VariableName = keyof typeof VARIABLES;
+export const KNOWN_VARIABLES: readonly string[] = Object.keys(VARIABLES);
+
+export interface SignalConfig {
+  readonly exporter: SignalExporter;
+  readonly protocol: OtlpProtocol;
+  /** Full URL the exporter sends to (for http protocols, with the /v1/<signal> path). */
+  readonly url: string;
+}
+
+export interface Config {
+  readonly appEnv: string;
+  readonly version: string;
+  readonly host: string;
+  readonly port: number;
+  readonly bodyLimit: number;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly model: {
+    readonly name: string;
+    readonly weights: readonly number[] | null;
+    readonly bias: number;
+    readonly latencyMs: number;
+    readonly jitterMs: number;
+    readonly maxBatchSize: number;
+    readonly maxFeatures: number;
+  };
+  readonly shutdown: { readonly delayMs: number; readonly timeoutMs: number };
+  readonly telemetry: {
+    readonly disabled: boolean;
+    readonly serviceName: string;
+    readonly resourceAttributes: Readonly<Record<string, string>>;
+    /** What /health shows as collector_endpoint: the base endpoint as configured (or the embedded receiver's). */
+    readonly collectorEndpoint: string;
+    /** True when no endpoint is configured: main starts the embedded receiver. */
+    readonly embeddedReceiver: boolean;
+    readonly traces: SignalConfig;
+    readonly metrics: SignalConfig & { readonly intervalMs: number; readonly timeoutMs: number };
+    readonly logs: SignalConfig;
+    readonly sampler: SamplerName;
+    readonly samplerRatio: number;
+    readonly exportTimeoutMs: number;
+    readonly batch: {
+      readonly scheduleDelayMs: number;
+      readonly exportTimeoutMs: number;
+      readonly maxQueueSize: number;
+      readonly maxExportBatchSize: number;
+    };
+  };
+  readonly receiver: {
+    readonly host: string;
+    readonly grpcPort: number;
+    readonly httpPort: number;
+    readonly healthPort: number;
+    readonly verbosity: 'detailed' | 'normal' | 'basic';
+  };
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+function read<T>(env: Environment, variable: Variable<T>): T {
+  const raw = env[variable.name];
+  return variable.parse(raw === undefined || raw === '' ? variable.default : raw, variable.name);
+}
+
+function readOptional<T>(env: Environment, variable: Variable<T>): T | undefined {
+  const raw = env[variable.name];
+  return raw === undefined || raw.trim() === '' ? undefined : variable.parse(raw, variable.name);
+}
+
+function signalUrl(base: string, protocol: OtlpProtocol, signal: 'traces' | 'metrics' | 'logs', explicit: string | undefined): string {
+  if (explicit !== undefined) return explicit;
+  if (protocol === 'grpc') return base;
+  // The specification: for OTLP/HTTP the base endpoint gets /v1/<signal> appended.
+  return base.replace(/\/+$/, '') + `/v1/${signal}`;
+}
+
+/** Parses and validates the environment. Throws ConfigError naming the variable, the value and what is allowed. */
+export function parseConfig(env: Environment, version = '0.0.0'): Config {
+  const V = VARIABLES;
+  const latencyMs = read(env, V.DEFAULT_LATENCY_MS);
+  const jitter = readOptional(env, V.LATENCY_JITTER_MS);
+  const receiver = {
+    host: read(env, V.RECEIVER_HOST),
+    grpcPort: read(env, V.RECEIVER_GRPC_PORT),
+    httpPort: read(env, V.RECEIVER_HTTP_PORT),
+    healthPort: read(env, V.RECEIVER_HEALTH_PORT),
+    verbosity: read(env, V.RECEIVER_VERBOSITY),
+  };
+  const configuredBase = readOptional(env, V.OTEL_EXPORTER_OTLP_ENDPOINT);
+  const protocol = read(env, V.OTEL_EXPORTER_OTLP_PROTOCOL);
+  const perSignal = {
+    traces: readOptional(env, V.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+    metrics: readOptional(env, V.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT),
+    logs: readOptional(env, V.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT),
+  };
+  const embeddedReceiver =
+    configuredBase === undefined && perSignal.traces === undefined && perSignal.metrics === undefined && perSignal.logs === undefined;
+  const receiverBase = (p: OtlpProtocol) =>
+    `http://${receiver.host === '0.0.0.0' ? '127.0.0.1' : receiver.host}:${p === 'grpc' ? receiver.grpcPort : receiver.httpPort}`;
+  const signal = (
+    name: 'traces' | 'metrics' | 'logs',
+    exporterVar: Variable<SignalExporter>,
+    protocolVar: Variable<OtlpProtocol>,
+  ): SignalConfig => {
+    const p = readOptional(env, protocolVar) ?? protocol;
+    const base = configuredBase ?? receiverBase(p);
+    return { exporter: read(env, exporterVar), protocol: p, url: signalUrl(base, p, name, perSignal[name]) };
+  };
+  const samplerRatio = readOptional(env, V.OTEL_TRACES_SAMPLER_ARG) ?? 1;
+  if (samplerRatio > 1) throw new ConfigError('OTEL_TRACES_SAMPLER_ARG', String(samplerRatio), 'a number from 0 to 1');
+  const weights = readOptional(env, V.MODEL_WEIGHTS) ?? null;
+  const maxFeatures = read(env, V.MAX_FEATURES);
+  if (weights !== null && weights.length > maxFeatures) {
+    throw new ConfigError('MODEL_WEIGHTS', weights.join(','), `at most MAX_FEATURES (${maxFeatures}) weights`);
+  }
+  const config: Config = {
+    appEnv: read(env, V.APP_ENV),
+    version,
+    host: read(env, V.API_HOST),
+    port: read(env, V.API_PORT),
+    bodyLimit: read(env, V.BODY_LIMIT_BYTES),
+    logLevel: read(env, V.LOG_LEVEL),
+    model: {
+      name: read(env, V.MODEL_NAME),
+      weights,
+      bias: read(env, V.MODEL_BIAS),
+      latencyMs,
+      jitterMs: jitter ?? latencyMs / 10,
+      maxBatchSize: read(env, V.MAX_BATCH_SIZE),
+      maxFeatures,
+    },
+    shutdown: { delayMs: read(env, V.SHUTDOWN_DELAY_MS), timeoutMs: read(env, V.SHUTDOWN_TIMEOUT_MS) },
+    telemetry: {
+      disabled: read(env, V.OTEL_SDK_DISABLED),
+      serviceName: read(env, V.OTEL_SERVICE_NAME),
+      resourceAttributes: Object.freeze(read(env, V.OTEL_RESOURCE_ATTRIBUTES)),
+      collectorEndpoint: configuredBase ?? perSignal.traces ?? receiverBase(protocol),
+      embeddedReceiver,
+      traces: signal('traces', V.OTEL_TRACES_EXPORTER, V.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL),
+      metrics: {
+        ...signal('metrics', V.OTEL_METRICS_EXPORTER, V.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL),
+        intervalMs: read(env, V.OTEL_METRIC_EXPORT_INTERVAL),
+        timeoutMs: read(env, V.OTEL_METRIC_EXPORT_TIMEOUT),
+      },
+      logs: signal('logs', V.OTEL_LOGS_EXPORTER, V.OTEL_EXPORTER_OTLP_LOGS_PROTOCOL),
+      sampler: read(env, V.OTEL_TRACES_SAMPLER),
+      samplerRatio,
+      exportTimeoutMs: read(env, V.OTEL_EXPORTER_OTLP_TIMEOUT),
+      batch: {
+        scheduleDelayMs: read(env, V.OTEL_BSP_SCHEDULE_DELAY),
+        exportTimeoutMs: read(env, V.OTEL_BSP_EXPORT_TIMEOUT),
+        maxQueueSize: read(env, V.OTEL_BSP_MAX_QUEUE_SIZE),
+        maxExportBatchSize: read(env, V.OTEL_BSP_MAX_EXPORT_BATCH_SIZE),
+      },
+    },
+    receiver,
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * The process environment with `.env` (if present in `dir`) underneath: real environment variables win.
+ * Keys only in `.env` are also copied into `process.env`, because the OpenTelemetry exporters read a few
+ * `OTEL_EXPORTER_OTLP_*` variables (headers, compression) themselves.
+ */
+export function loadEnvironment(dir = process.cwd()): Environment {
+  let fromFile: Record<string, string> = {};
+  try {
+    fromFile = parseEnv(readFileSync(resolve(dir, '.env'), 'utf8')) as Record<string, string>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  for (const [key, value] of Object.entries(fromFile)) {
+    if (process.env[key] === undefined) process.env[key] = value;
+  }
+  return { ...process.env };
+}
