@@ -1,0 +1,432 @@
+// The load engine: sends requests with undici, records latencies in HDR histograms (microseconds) and emits
+// `start`, `progress` and `done` events. It knows nothing about printing.
+//
+// Open model (a rate is given): request i is scheduled at t0 + i/rate whatever the server does, and its latency is
+// measured from that scheduled time, so a stalled server shows up in the percentiles instead of silently slowing
+// the generator down (coordinated omission). `concurrency` caps requests in flight; a request that is due while the
+// cap is reached waits, is sent as soon as a slot frees, and is counted late. Service time (from the actual send) is
+// recorded beside it.
+// Closed model (no rate): `concurrency` workers send back to back; latency and service time are the same.
+import { EventEmitter } from 'node:events';
+import type { IncomingHttpHeaders } from 'node:http';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { build, type Histogram } from 'hdr-histogram-js';
+import { Pool, type Dispatcher } from 'undici';
+import type { LoadOptions } from './args.ts';
+import { TraceparentSource, traceIdOf, type TraceLog } from './trace-audit.ts';
+
+export type ErrorClass = 'timeout' | 'refused' | 'reset' | 'other';
+
+export interface ClientStats {
+  wallMs: number;
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  eventLoopDelayMs: { mean: number; p50: number; p99: number; max: number };
+}
+
+export interface RunResult {
+  options: LoadOptions;
+  startedAt: string;
+  /** From the first scheduled send to the last completion. */
+  durationMs: number;
+  /** From the first scheduled send to the last actual send. */
+  sendSpanMs: number;
+  sent: number;
+  completed: number;
+  successful: number;
+  failed: number;
+  /** Open model: sent after their scheduled time because `concurrency` requests were already in flight. */
+  late: number;
+  /** Duration runs: scheduled before the end but never sent because the cap held them back until then. */
+  dropped: number;
+  interrupted: boolean;
+  /** Successful requests, from the scheduled time, in µs. */
+  latency: Histogram;
+  /** Successful requests, from the actual send, in µs. */
+  serviceTime: Histogram;
+  /** Failed requests (error status or transport error), from the scheduled time, in µs. */
+  failedLatency: Histogram;
+  /** Open model: actual send minus scheduled send, in µs (client timer lag plus waiting for the cap). */
+  startLag: Histogram;
+  statusCounts: Record<string, number>;
+  errorCounts: Record<ErrorClass, number>;
+  traces: TraceLog;
+  client: ClientStats;
+}
+
+export interface Progress {
+  completed: number;
+  sent: number;
+  /** Requests planned (null for duration runs). */
+  total: number | null;
+  elapsedMs: number;
+  durationMs: number | null;
+  failed: number;
+}
+
+export function newHistogram(): Histogram {
+  // 1 µs to 60 s at 3 significant digits; grows beyond 60 s if it must.
+  return build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+/** A keep-alive pool sized for the run: one connection per request in flight, no pipelining. */
+export function createPool(options: LoadOptions): Pool {
+  return new Pool(new URL(options.target).origin, {
+    connections: options.concurrency,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+    connectTimeout: Math.min(options.timeoutMs, 10_000),
+  });
+}
+
+function classify(err: Error & { code?: string }): ErrorClass {
+  switch (err.code) {
+    case 'LOAD_TIMEOUT':
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return 'timeout';
+    case 'ECONNREFUSED':
+      return 'refused';
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_SOCKET':
+    case 'UND_ERR_CLOSED':
+      return 'reset';
+    default:
+      return 'other';
+  }
+}
+
+const TIMEOUT_ERROR = Object.assign(new Error('request timed out'), { code: 'LOAD_TIMEOUT' });
+const MAX_BODY = 64 * 1024; // enough for any trace_id; larger bodies are counted but not kept
+
+/** One request in flight; undici calls it back. Allocated per request: a handful of fields. */
+class InFlight implements Dispatcher.DispatchHandler {
+  run: LoadRun;
+  slot: number;
+  scheduledAt: number;
+  sentAt: number;
+  propagatedId: string | null;
+  controller: Dispatcher.DispatchController | null = null;
+  statusCode = 0;
+  headers: IncomingHttpHeaders | null = null;
+  body = '';
+  bodyBytes = 0;
+  finished = false;
+
+  constructor(run: LoadRun, slot: number, scheduledAt: number, sentAt: number, propagatedId: string | null) {
+    this.run = run;
+    this.slot = slot;
+    this.scheduledAt = scheduledAt;
+    this.sentAt = sentAt;
+    this.propagatedId = propagatedId;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+  }
+  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    this.statusCode = statusCode;
+    this.headers = headers;
+  }
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.bodyBytes += chunk.length;
+    if (this.bodyBytes <= MAX_BODY) this.body += chunk.toString('latin1');
+  }
+  onResponseEnd(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.run.complete(this, null);
+  }
+  onResponseError(_c: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.run.complete(this, err);
+  }
+}
+
+export interface RunEvents {
+  start: [{ startedAt: string; options: LoadOptions }];
+  progress: [Progress];
+  done: [RunResult];
+}
+
+/**
+ * One run of the engine. `result` settles when every request sent has completed. The pool is closed at the end
+ * unless it was passed in (so a warm-up run can hand its warm connections to the measured run).
+ */
+export class LoadRun extends EventEmitter<RunEvents> {
+  readonly options: LoadOptions;
+  readonly result: Promise<RunResult>;
+  #resolve!: (r: RunResult) => void;
+  #pool: Dispatcher;
+  #ownPool: boolean;
+  #path: string;
+  #body: Buffer | null;
+  #headers: Record<string, string>;
+  #traceparents = new TraceparentSource();
+  #slots: (InFlight | null)[];
+  #free: number[];
+  #inflight = 0;
+  #t0 = 0;
+  #startedAt = '';
+  #next = 0; // index of the next request to send
+  #planned: number; // requests to schedule (Infinity: until the deadline)
+  #blockedDue = 0; // requests with a lower index were due while the cap was reached: they are late
+  #closed = false;
+  #interrupted = false;
+  #lastSend = 0;
+  #lastDone = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #immediate: NodeJS.Immediate | null = null;
+  #sweep: NodeJS.Timeout | null = null;
+  #progress: NodeJS.Timeout | null = null;
+  #deadline: NodeJS.Timeout | null = null;
+  #eld = monitorEventLoopDelay({ resolution: 10 });
+  #cpu0: NodeJS.CpuUsage = process.cpuUsage();
+  #pump = (): void => this.#dispatchDue();
+
+  readonly latency = newHistogram();
+  readonly serviceTime = newHistogram();
+  readonly failedLatency = newHistogram();
+  readonly startLag = newHistogram();
+  readonly statusCounts: Record<string, number> = {};
+  readonly errorCounts: Record<ErrorClass, number> = { timeout: 0, refused: 0, reset: 0, other: 0 };
+  readonly traces: TraceLog = { ids: [], missing: 0, mismatched: 0 };
+  sent = 0;
+  completed = 0;
+  successful = 0;
+  failed = 0;
+  late = 0;
+  dropped = 0;
+
+  constructor(options: LoadOptions, pool?: Dispatcher) {
+    super();
+    this.options = options;
+    this.#pool = pool ?? createPool(options);
+    this.#ownPool = pool === undefined;
+    const url = new URL(options.target);
+    this.#path = url.pathname + url.search;
+    this.#body = options.body === null ? null : Buffer.from(options.body);
+    this.#headers = options.body === null ? {} : { 'content-type': 'application/json' };
+    this.#slots = new Array<InFlight | null>(options.concurrency).fill(null);
+    this.#free = Array.from({ length: options.concurrency }, (_, i) => options.concurrency - 1 - i);
+    // Duration runs: the open model schedules the requests that start before the deadline; the closed model runs
+    // until the deadline closes it.
+    this.#planned =
+      options.requests ??
+      (options.rate !== null && options.durationMs !== null
+        ? Math.ceil((options.durationMs * options.rate) / 1000)
+        : Number.POSITIVE_INFINITY);
+    this.result = new Promise((resolve) => (this.#resolve = resolve));
+  }
+
+  /** Starts sending on the next tick, so listeners attached right after construction see `start`. */
+  start(): this {
+    setImmediate(() => this.#begin());
+    return this;
+  }
+
+  /** Stops scheduling new requests; those in flight complete (bounded by the timeout). */
+  stop(): void {
+    if (this.#closed) return;
+    this.#interrupted = true;
+    this.#close();
+  }
+
+  #begin(): void {
+    this.#eld.enable();
+    this.#cpu0 = process.cpuUsage();
+    this.#t0 = performance.now();
+    this.#startedAt = new Date().toISOString();
+    this.emit('start', { startedAt: this.#startedAt, options: this.options });
+    const { timeoutMs, durationMs } = this.options;
+    this.#sweep = setInterval(() => this.#expire(), Math.min(100, Math.max(5, timeoutMs / 20)));
+    this.#progress = setInterval(() => this.emit('progress', this.snapshot()), 200);
+    if (durationMs !== null) this.#deadline = setTimeout(() => this.#close(), durationMs);
+    this.#dispatchDue();
+  }
+
+  snapshot(): Progress {
+    return {
+      completed: this.completed,
+      sent: this.sent,
+      total: this.options.requests,
+      elapsedMs: this.#t0 === 0 ? 0 : performance.now() - this.#t0,
+      durationMs: this.options.durationMs,
+      failed: this.failed,
+    };
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    const { rate, durationMs } = this.options;
+    if (rate !== null && durationMs !== null && !this.#interrupted) {
+      // Every request scheduled before the deadline that the cap kept from being sent is dropped.
+      const due = Math.min(this.#planned, Math.floor(((performance.now() - this.#t0) * rate) / 1000) + 1);
+      this.dropped = Math.max(0, due - this.#next);
+    }
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#immediate) clearImmediate(this.#immediate);
+    this.#timer = null;
+    this.#immediate = null;
+    if (this.#inflight === 0) this.#finish();
+  }
+
+  /** Sends every request that is due and fits under the cap, then arms a timer for the next scheduled one. */
+  #dispatchDue(): void {
+    this.#timer = null;
+    this.#immediate = null;
+    if (this.#closed) return;
+    const { rate, concurrency } = this.options;
+    const now = performance.now();
+    if (rate === null) {
+      while (this.#inflight < concurrency && this.#next < this.#planned) this.#send(now, now);
+    } else {
+      const interval = 1000 / rate;
+      const due = Math.min(this.#planned, Math.floor((now - this.#t0) / interval) + 1);
+      while (this.#next < due) {
+        if (this.#inflight >= concurrency) {
+          this.#blockedDue = due;
+          break;
+        }
+        this.#send(this.#t0 + this.#next * interval, now);
+      }
+      // With a backlog, completions drive sending. Otherwise wake up for the next scheduled request: a timer to
+      // within 1 ms of it, then setImmediate turns for the last fraction, because timers fire up to 1 ms late.
+      if (this.#next >= due && this.#next < this.#planned) {
+        const wait = this.#t0 + this.#next * interval - performance.now();
+        if (wait >= 1) this.#timer = setTimeout(this.#pump, Math.floor(wait));
+        else this.#immediate = setImmediate(this.#pump);
+      }
+    }
+    if (this.#next >= this.#planned && this.#inflight === 0) this.#close();
+  }
+
+  #send(scheduledAt: number, now: number): void {
+    const index = this.#next++;
+    if (index < this.#blockedDue) this.late++;
+    const slot = this.#free.pop() as number;
+    let headers = this.#headers;
+    let propagatedId: string | null = null;
+    if (this.options.propagate) {
+      const [id, traceparent] = this.#traceparents.next();
+      propagatedId = id;
+      headers = { ...this.#headers, traceparent };
+    }
+    const req = new InFlight(this, slot, scheduledAt, now, propagatedId);
+    this.#slots[slot] = req;
+    this.#inflight++;
+    this.sent++;
+    this.#lastSend = now;
+    if (this.options.rate !== null) this.startLag.recordValue(Math.max(1, Math.round((now - scheduledAt) * 1000)));
+    this.#pool.dispatch({ path: this.#path, method: this.options.method, headers, body: this.#body }, req);
+  }
+
+  /** Called by InFlight when its response ended or failed. */
+  complete(req: InFlight, err: Error | null): void {
+    const now = performance.now();
+    this.#slots[req.slot] = null;
+    this.#free.push(req.slot);
+    this.#inflight--;
+    this.completed++;
+    this.#lastDone = now;
+    const latencyUs = Math.max(1, Math.round((now - req.scheduledAt) * 1000));
+    const ok = err === null && req.statusCode >= 200 && req.statusCode < 300;
+    if (err === null) {
+      const key = String(req.statusCode);
+      this.statusCounts[key] = (this.statusCounts[key] ?? 0) + 1;
+      const id = traceIdOf(req.body, req.headers ?? {});
+      if (id !== null) {
+        this.traces.ids.push(id);
+        if (req.propagatedId !== null && id !== req.propagatedId) this.traces.mismatched++;
+      } else if (req.propagatedId !== null) this.traces.ids.push(req.propagatedId);
+      else this.traces.missing++;
+    } else {
+      const cls = classify(err as Error & { code?: string });
+      this.errorCounts[cls]++;
+      // A propagated id of a request that reached the service (it may have exported a span) is audited too.
+      if (req.propagatedId !== null && cls !== 'refused') this.traces.ids.push(req.propagatedId);
+    }
+    if (ok) {
+      this.successful++;
+      this.latency.recordValue(latencyUs);
+      this.serviceTime.recordValue(Math.max(1, Math.round((now - req.sentAt) * 1000)));
+    } else {
+      this.failed++;
+      this.failedLatency.recordValue(latencyUs);
+    }
+    if (this.#closed) {
+      if (this.#inflight === 0) this.#finish();
+    } else if (this.#timer === null && this.#immediate === null) {
+      this.#dispatchDue();
+    }
+  }
+
+  /** Aborts requests older than the timeout (undici's own timeouts are coarse above 1 s). */
+  #expire(): void {
+    const limit = performance.now() - this.options.timeoutMs;
+    for (const req of this.#slots) {
+      if (req !== null && !req.finished && req.sentAt <= limit && req.controller !== null) req.controller.abort(TIMEOUT_ERROR);
+    }
+  }
+
+  #finish(): void {
+    if (this.#sweep) clearInterval(this.#sweep);
+    if (this.#progress) clearInterval(this.#progress);
+    if (this.#deadline) clearTimeout(this.#deadline);
+    this.#eld.disable();
+    const cpu = process.cpuUsage(this.#cpu0);
+    const end = Math.max(this.#lastDone, this.#lastSend, this.#t0);
+    const eld = this.#eld;
+    const ms = (ns: number): number => (Number.isFinite(ns) ? ns / 1e6 : 0);
+    const result: RunResult = {
+      options: this.options,
+      startedAt: this.#startedAt,
+      durationMs: end - this.#t0,
+      sendSpanMs: this.sent === 0 ? 0 : this.#lastSend - this.#t0,
+      sent: this.sent,
+      completed: this.completed,
+      successful: this.successful,
+      failed: this.failed,
+      late: this.late,
+      dropped: this.dropped,
+      interrupted: this.#interrupted,
+      latency: this.latency,
+      serviceTime: this.serviceTime,
+      failedLatency: this.failedLatency,
+      startLag: this.startLag,
+      statusCounts: this.statusCounts,
+      errorCounts: this.errorCounts,
+      traces: this.traces,
+      client: {
+        wallMs: performance.now() - this.#t0,
+        cpuUserMs: cpu.user / 1000,
+        cpuSystemMs: cpu.system / 1000,
+        eventLoopDelayMs: {
+          mean: ms(eld.mean),
+          p50: ms(eld.percentile(50)),
+          p99: ms(eld.percentile(99)),
+          max: ms(eld.max),
+        },
+      },
+    };
+    const done = (): void => {
+      this.emit('progress', this.snapshot());
+      this.emit('done', result);
+      this.#resolve(result);
+    };
+    if (this.#ownPool) this.#pool.close().then(done, done);
+    else done();
+  }
+}
+
+/** Runs one load test to completion. */
+export function runLoad(options: LoadOptions, pool?: Dispatcher): Promise<RunResult> {
+  return new LoadRun(options, pool).start().result;
+}
