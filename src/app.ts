@@ -1,0 +1,158 @@
+// buildApp(config, deps) returns the Fastify app with every route; only main.ts binds a port. Tests drive it with
+// inject() or listen on port 0.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { SpanStatusCode } from '@opentelemetry/api';
+import type { Config } from './config.ts';
+import { AppError, toAppError, type ErrorCode } from './errors.ts';
+import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
+import { parseBatchBody, parsePredictBody, predict } from './model.ts';
+import { ATTR, predictionLatencyMs, predictionsTotal } from './telemetry.ts';
+
+/** What the SDK bootstrap reports about itself, for /health. */
+export interface TelemetryStatus {
+  readonly tracingEnabled: boolean;
+  readonly metricsEnabled: boolean;
+  readonly logsEnabled: boolean;
+  /** Export counters (spans exported, failed, dropped...), read at each /health call. */
+  stats(): Record<string, number>;
+}
+
+export interface AppDeps {
+  readonly logger: Logger;
+  readonly telemetry: TelemetryStatus;
+}
+
+/** Mutable lifecycle state: readiness turns false while draining on shutdown. */
+export interface Lifecycle {
+  ready: boolean;
+}
+
+const predictionSchema = {
+  type: 'object',
+  properties: {
+    prediction: { type: 'number' },
+    model_name: { type: 'string' },
+    latency_ms: { type: 'number' },
+    trace_id: { type: 'string' },
+  },
+} as const;
+
+const batchSchema = {
+  type: 'object',
+  properties: {
+    predictions: { type: 'array', items: { type: 'number' } },
+    model_name: { type: 'string' },
+    batch_size: { type: 'integer' },
+    latency_ms: { type: 'number' },
+    trace_id: { type: 'string' },
+  },
+} as const;
+
+const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
+
+export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle } {
+  const lifecycle: Lifecycle = { ready: false };
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimit,
+    // Reject `__proto__` and `constructor.prototype` keys instead of silently keeping them.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+  });
+  const model = config.model;
+  const endpointAttrs = {
+    predict: { [ATTR.modelName]: model.name, endpoint: '/predict' },
+    batch: { [ATTR.modelName]: model.name, endpoint: '/predict/batch' },
+  };
+
+  instrumentHttp(app);
+
+  app.setErrorHandler((err, request, reply) => {
+    const appError = toAppError(err);
+    const span = request.otel?.span;
+    span?.setAttribute(ATTR.errorCode, appError.code);
+    if (appError.statusCode >= 500) {
+      span?.recordException(err as Error);
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: appError.code });
+      inRequestContext(request, () => request.log.error({ err, code: appError.code }, 'Request failed'));
+    } else {
+      inRequestContext(request, () =>
+        request.log.info({ code: appError.code, status: appError.statusCode, detail: appError.detail }, 'Request rejected'),
+      );
+    }
+    return reply
+      .code(appError.statusCode)
+      .header('content-type', 'application/json; charset=utf-8')
+      .send({ detail: appError.detail, code: appError.code, trace_id: request.otel?.traceId });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const code: ErrorCode = 'ERR_NOT_FOUND';
+    request.otel.span.setAttribute(ATTR.errorCode, code);
+    return reply.code(404).send({ detail: 'Not Found', code, trace_id: request.otel.traceId });
+  });
+
+  app.get('/health', async () => ({
+    status: lifecycle.ready ? 'ok' : 'draining',
+    env: config.appEnv,
+    tracing_enabled: deps.telemetry.tracingEnabled,
+    metrics_enabled: deps.telemetry.metricsEnabled,
+    logs_enabled: deps.telemetry.logsEnabled,
+    collector_endpoint: config.telemetry.collectorEndpoint,
+    service_name: config.telemetry.serviceName,
+    model_name: model.name,
+    version: config.version,
+    telemetry: deps.telemetry.stats(),
+  }));
+
+  app.get('/livez', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    if (!lifecycle.ready) return reply.code(503).send({ status: 'draining' });
+    return { status: 'ready' };
+  });
+
+  app.post('/predict', { schema: { response: { 200: predictionSchema } } }, async (request) => {
+    const row = parsePredictBody(request.body, model);
+    request.log.info('Prediction request received');
+    const result = await predict([row], model);
+    predictionLatencyMs.record(result.latencyMs, endpointAttrs.predict);
+    predictionsTotal.add(1, endpointAttrs.predict);
+    const latency = round3(result.latencyMs);
+    request.log.info({ latency_ms: latency }, `Prediction completed - latency: ${Math.round(latency)}ms`);
+    return { prediction: result.predictions[0], model_name: model.name, latency_ms: latency, trace_id: request.otel.traceId };
+  });
+
+  app.post('/predict/batch', { schema: { response: { 200: batchSchema } } }, async (request) => {
+    const rows = parseBatchBody(request.body, model);
+    request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
+    const result = await predict(rows, model);
+    predictionLatencyMs.record(result.latencyMs, endpointAttrs.batch);
+    predictionsTotal.add(rows.length, endpointAttrs.batch);
+    const latency = round3(result.latencyMs);
+    request.log.info({ latency_ms: latency, batch_size: rows.length }, `Batch prediction completed - latency: ${Math.round(latency)}ms`);
+    return {
+      predictions: result.predictions,
+      model_name: model.name,
+      batch_size: rows.length,
+      latency_ms: latency,
+      trace_id: request.otel.traceId,
+    };
+  });
+
+  // A route that exists but not for this method answers 405 rather than 404.
+  for (const url of ['/predict', '/predict/batch']) {
+    app.route({
+      method: ['GET', 'PUT', 'DELETE', 'PATCH'],
+      url,
+      handler: async () => {
+        throw new AppError('ERR_METHOD_NOT_ALLOWED');
+      },
+    });
+  }
+
+  return { app, lifecycle };
+}

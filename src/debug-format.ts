@@ -1,0 +1,232 @@
+// Text in the layout of the OpenTelemetry Collector's `debug` exporter (exporter/debugexporter/internal/otlptext):
+// a summary line per export, and with verbosity "detailed" every resource, scope, span, metric data point and
+// log record. Written by hand because no npm package prints it; the layout is what users grep for
+// (`Trace ID       : ...`, `Name           : POST /predict`, `-> Name: http_requests_total`).
+import { anyValue, big, hex, num, type AttrValue, type Signal } from './otlp-model.ts';
+
+type M = Record<string, any>;
+
+const SPAN_KINDS = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'];
+const STATUS_CODES = ['Unset', 'Ok', 'Error'];
+const TEMPORALITY = ['Unspecified', 'Delta', 'Cumulative'];
+const SEVERITY_NAMES = ['Unspecified', 'Trace', 'Trace2', 'Trace3', 'Trace4', 'Debug', 'Debug2', 'Debug3', 'Debug4', 'Info', 'Info2', 'Info3', 'Info4', 'Warn', 'Warn2', 'Warn3', 'Warn4', 'Error', 'Error2', 'Error3', 'Error4', 'Fatal', 'Fatal2', 'Fatal3', 'Fatal4'];
+
+/** Go's time.Time.String() for a UTC Unix-nanosecond timestamp: `2024-01-15 10:35:12.1 +0000 UTC`. */
+export function goTime(nanos: bigint): string {
+  const ms = Number(nanos / 1_000_000n);
+  const frac = (nanos % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  const iso = new Date(ms).toISOString(); // 2024-01-15T10:35:12.100Z
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${frac === '' ? '' : '.' + frac} +0000 UTC`;
+}
+
+/** pcommon.Value's `Type(AsString)`: Str(x), Int(1), Double(1.5), Bool(true), Slice([...]), Map({...}). */
+export function valueString(v: M | null | undefined): string {
+  if (v === null || v === undefined) return 'Empty()';
+  if (v.stringValue !== null && v.stringValue !== undefined) return `Str(${v.stringValue})`;
+  if (v.boolValue !== null && v.boolValue !== undefined) return `Bool(${v.boolValue})`;
+  if (v.intValue !== null && v.intValue !== undefined) return `Int(${String(v.intValue)})`;
+  if (v.doubleValue !== null && v.doubleValue !== undefined) return `Double(${String(v.doubleValue)})`;
+  if (v.arrayValue) return `Slice(${JSON.stringify(anyValue(v))})`;
+  if (v.kvlistValue) return `Map(${JSON.stringify(anyValue(v))})`;
+  if (v.bytesValue) return `Bytes(${Buffer.from(v.bytesValue).toString('base64')})`;
+  return 'Empty()';
+}
+
+class Buf {
+  lines: string[] = [];
+  entry(s: string) {
+    this.lines.push(s);
+  }
+  attr(name: string, value: string) {
+    this.lines.push(`    ${name.padEnd(15)}: ${value}`);
+  }
+  attributes(header: string, list: M[] | null | undefined) {
+    if (!list || list.length === 0) return;
+    this.entry(`${header}:`);
+    for (const kv of list) this.entry(`     -> ${kv.key}: ${valueString(kv.value)}`);
+  }
+  resource(kind: string, i: number, r: M) {
+    this.entry(`${kind} #${i}`);
+    this.entry(`Resource SchemaURL: ${r.schemaUrl ?? ''}`);
+    this.attributes('Resource attributes', r.resource?.attributes);
+  }
+  scope(kind: string, j: number, s: M) {
+    this.entry(`${kind} #${j}`);
+    this.entry(`${kind} SchemaURL: ${s.schemaUrl ?? ''}`);
+    this.entry(`InstrumentationScope ${s.scope?.name ?? ''} ${s.scope?.version ?? ''}`);
+    this.attributes('InstrumentationScope attributes', s.scope?.attributes);
+  }
+}
+
+const f6 = (x: unknown) => num(x).toFixed(6);
+
+export function tracesText(req: M): string[] {
+  const b = new Buf();
+  ((req.resourceSpans ?? []) as M[]).forEach((rs, i) => {
+    b.resource('ResourceSpans', i, rs);
+    ((rs.scopeSpans ?? []) as M[]).forEach((ss, j) => {
+      b.scope('ScopeSpans', j, ss);
+      ((ss.spans ?? []) as M[]).forEach((s, k) => {
+        b.entry(`Span #${k}`);
+        b.attr('Trace ID', hex(s.traceId));
+        b.attr('Parent ID', hex(s.parentSpanId));
+        b.attr('ID', hex(s.spanId));
+        b.attr('Name', s.name ?? '');
+        b.attr('Kind', SPAN_KINDS[num(s.kind)] ?? String(s.kind));
+        if (s.traceState) b.attr('TraceState', s.traceState);
+        b.attr('Start time', goTime(big(s.startTimeUnixNano)));
+        b.attr('End time', goTime(big(s.endTimeUnixNano)));
+        b.attr('Status code', STATUS_CODES[num(s.status?.code)] ?? String(s.status?.code));
+        b.attr('Status message', s.status?.message ?? '');
+        b.attributes('Attributes', s.attributes);
+        const events = (s.events ?? []) as M[];
+        if (events.length > 0) {
+          b.entry('Events:');
+          events.forEach((e, n) => {
+            b.entry(`SpanEvent #${n}`);
+            b.entry(`     -> Name: ${e.name ?? ''}`);
+            b.entry(`     -> Timestamp: ${goTime(big(e.timeUnixNano))}`);
+            b.entry(`     -> DroppedAttributesCount: ${num(e.droppedAttributesCount)}`);
+            if (e.attributes?.length) {
+              b.entry('     -> Attributes::');
+              for (const kv of e.attributes as M[]) b.entry(`          -> ${kv.key}: ${valueString(kv.value)}`);
+            }
+          });
+        }
+      });
+    });
+  });
+  return b.lines;
+}
+
+function numberPoints(b: Buf, points: M[]) {
+  points.forEach((p, n) => {
+    b.entry(`NumberDataPoints #${n}`);
+    b.attributes('Data point attributes', p.attributes);
+    b.entry(`StartTimestamp: ${goTime(big(p.startTimeUnixNano))}`);
+    b.entry(`Timestamp: ${goTime(big(p.timeUnixNano))}`);
+    b.entry(p.asDouble !== null && p.asDouble !== undefined ? `Value: ${f6(p.asDouble)}` : `Value: ${String(p.asInt ?? 0)}`);
+  });
+}
+
+export function metricsText(req: M): string[] {
+  const b = new Buf();
+  ((req.resourceMetrics ?? []) as M[]).forEach((rm, i) => {
+    b.resource('ResourceMetrics', i, rm);
+    ((rm.scopeMetrics ?? []) as M[]).forEach((sm, j) => {
+      b.scope('ScopeMetrics', j, sm);
+      ((sm.metrics ?? []) as M[]).forEach((m, k) => {
+        b.entry(`Metric #${k}`);
+        b.entry('Descriptor:');
+        b.entry(`     -> Name: ${m.name ?? ''}`);
+        b.entry(`     -> Description: ${m.description ?? ''}`);
+        b.entry(`     -> Unit: ${m.unit ?? ''}`);
+        if (m.sum) {
+          b.entry('     -> DataType: Sum');
+          b.entry(`     -> IsMonotonic: ${!!m.sum.isMonotonic}`);
+          b.entry(`     -> AggregationTemporality: ${TEMPORALITY[num(m.sum.aggregationTemporality)]}`);
+          numberPoints(b, m.sum.dataPoints ?? []);
+        } else if (m.gauge) {
+          b.entry('     -> DataType: Gauge');
+          numberPoints(b, m.gauge.dataPoints ?? []);
+        } else if (m.histogram) {
+          b.entry('     -> DataType: Histogram');
+          b.entry(`     -> AggregationTemporality: ${TEMPORALITY[num(m.histogram.aggregationTemporality)]}`);
+          ((m.histogram.dataPoints ?? []) as M[]).forEach((p, n) => {
+            b.entry(`HistogramDataPoints #${n}`);
+            b.attributes('Data point attributes', p.attributes);
+            b.entry(`StartTimestamp: ${goTime(big(p.startTimeUnixNano))}`);
+            b.entry(`Timestamp: ${goTime(big(p.timeUnixNano))}`);
+            b.entry(`Count: ${String(p.count ?? 0)}`);
+            if (p.sum !== null && p.sum !== undefined) b.entry(`Sum: ${f6(p.sum)}`);
+            if (p.min !== null && p.min !== undefined) b.entry(`Min: ${f6(p.min)}`);
+            if (p.max !== null && p.max !== undefined) b.entry(`Max: ${f6(p.max)}`);
+            ((p.explicitBounds ?? []) as number[]).forEach((x, e) => b.entry(`ExplicitBounds #${e}: ${f6(x)}`));
+            ((p.bucketCounts ?? []) as unknown[]).forEach((c, e) => b.entry(`Buckets #${e}, Count: ${String(c)}`));
+          });
+        } else if (m.exponentialHistogram) {
+          b.entry('     -> DataType: ExponentialHistogram');
+        } else if (m.summary) {
+          b.entry('     -> DataType: Summary');
+        } else b.entry('     -> DataType: Empty');
+      });
+    });
+  });
+  return b.lines;
+}
+
+function bodyString(v: M | null | undefined): string {
+  return valueString(v);
+}
+
+export function logsText(req: M): string[] {
+  const b = new Buf();
+  ((req.resourceLogs ?? []) as M[]).forEach((rl, i) => {
+    b.resource('ResourceLog', i, rl);
+    ((rl.scopeLogs ?? []) as M[]).forEach((sl, j) => {
+      b.scope('ScopeLogs', j, sl);
+      ((sl.logRecords ?? []) as M[]).forEach((l, k) => {
+        b.entry(`LogRecord #${k}`);
+        b.entry(`ObservedTimestamp: ${goTime(big(l.observedTimeUnixNano))}`);
+        b.entry(`Timestamp: ${goTime(big(l.timeUnixNano))}`);
+        b.entry(`SeverityText: ${l.severityText ?? ''}`);
+        const sev = num(l.severityNumber);
+        b.entry(`SeverityNumber: ${SEVERITY_NAMES[sev] ?? 'Unspecified'}(${sev})`);
+        if (l.eventName) b.entry(`EventName: ${l.eventName}`);
+        b.entry(`Body: ${bodyString(l.body)}`);
+        b.attributes('Attributes', l.attributes);
+        b.entry(`Trace ID: ${hex(l.traceId)}`);
+        b.entry(`Span ID: ${hex(l.spanId)}`);
+        b.entry(`Flags: ${num(l.flags)}`);
+      });
+    });
+  });
+  return b.lines;
+}
+
+/** The summary line's fields, as the debug exporter logs them with every export. */
+export function summary(signal: Signal, req: M): { message: string; fields: Record<string, number> } {
+  if (signal === 'traces') {
+    const rs = (req.resourceSpans ?? []) as M[];
+    const spans = rs.flatMap((r) => (r.scopeSpans ?? []) as M[]).reduce((n, s) => n + (s.spans?.length ?? 0), 0);
+    return { message: 'Traces', fields: { 'resource spans': rs.length, spans } };
+  }
+  if (signal === 'metrics') {
+    const rm = (req.resourceMetrics ?? []) as M[];
+    const metrics = rm.flatMap((r) => (r.scopeMetrics ?? []) as M[]).flatMap((s) => (s.metrics ?? []) as M[]);
+    const points = metrics.reduce((n, m) => {
+      const d = m.sum ?? m.gauge ?? m.histogram ?? m.exponentialHistogram ?? m.summary;
+      return n + (d?.dataPoints?.length ?? 0);
+    }, 0);
+    return { message: 'Metrics', fields: { 'resource metrics': rm.length, metrics: metrics.length, 'data points': points } };
+  }
+  const rl = (req.resourceLogs ?? []) as M[];
+  const records = rl.flatMap((r) => (r.scopeLogs ?? []) as M[]).reduce((n, s) => n + (s.logRecords?.length ?? 0), 0);
+  return { message: 'Logs', fields: { 'resource logs': rl.length, 'log records': records } };
+}
+
+const TEXT: Record<Signal, (req: M) => string[]> = { traces: tracesText, metrics: metricsText, logs: logsText };
+
+/**
+ * The whole output for one export, like the Collector's console log: `<time>\tinfo\t<Summary>\t{fields}` then,
+ * for detailed verbosity, the text block (its first line on an `info` line of its own, as zap prints it).
+ */
+export function formatExport(signal: Signal, req: M, verbosity: 'basic' | 'normal' | 'detailed', now = new Date()): string {
+  const ts = now.toISOString();
+  const s = summary(signal, req);
+  const fields = Object.entries({ 'otelcol.component.id': 'debug', 'otelcol.component.kind': 'exporter', 'otelcol.signal': signal, ...s.fields })
+    .map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`)
+    .join(', ');
+  let out = `${ts}\tinfo\t${s.message}\t{${fields}}\n`;
+  if (verbosity === 'basic') return out;
+  const lines = TEXT[signal](req);
+  if (verbosity === 'normal') {
+    // normal: one line per span / data point / record; we keep the identifying lines only.
+    const keep = lines.filter((l) => /^(Span #|    Trace ID|    Name|Metric #|     -> Name:|LogRecord #|Body:|Trace ID:)/.test(l));
+    return out + keep.map((l) => `${ts}\tinfo\t${l.trim()}`).join('\n') + '\n';
+  }
+  if (lines.length > 0) out += `${ts}\tinfo\t${lines[0]}\n${lines.slice(1).join('\n')}\n`;
+  return out;
+}
+
+export type { AttrValue };

@@ -1,0 +1,122 @@
+// The server span and the HTTP metrics, from Fastify hooks: one span per request with the stable HTTP semantic
+// convention attributes. Why not @opentelemetry/instrumentation-http + @fastify/otel: measured on this machine
+// they cost about 40 us + 17 us of CPU per request and stack two server spans; these hooks do the same job once.
+import { randomBytes } from 'node:crypto';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  httpRequestsTotal,
+  httpServerActiveRequests,
+  httpServerRequestDuration,
+  tracer,
+} from './telemetry.ts';
+
+export interface RequestTelemetry {
+  readonly span: Span;
+  readonly ctx: Context;
+  /** 32 lowercase hex: the span's trace id, or a random one when the SDK is disabled (still a unique request id). */
+  readonly traceId: string;
+  readonly startMs: number;
+  readonly activeAttrs: Attributes;
+  ended: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    otel: RequestTelemetry;
+  }
+}
+
+const INVALID_TRACE_ID = '00000000000000000000000000000000';
+
+/** Runs `fn` inside the request's trace context so child spans and log lines attach to the server span. */
+export function inRequestContext<T>(request: FastifyRequest, fn: () => T): T {
+  return context.with(request.otel.ctx, fn);
+}
+
+function startRequest(request: FastifyRequest, reply: FastifyReply): void {
+  const startMs = performance.now();
+  const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+  const method = request.method;
+  const route = request.routeOptions.url;
+  const attributes: Attributes = {
+    'http.request.method': method,
+    'url.path': request.url.split('?', 1)[0],
+    'url.scheme': request.protocol,
+    'network.protocol.version': request.raw.httpVersion,
+  };
+  if (route !== undefined) attributes['http.route'] = route;
+  const userAgent = request.headers['user-agent'];
+  if (userAgent !== undefined) attributes['user_agent.original'] = userAgent;
+  // The semantic conventions name a server span "{method} {route}", or just "{method}" when no route matched.
+  const span = tracer.startSpan(route === undefined ? method : `${method} ${route}`, { kind: SpanKind.SERVER, attributes }, parent);
+  const sc = span.spanContext();
+  let traceId = sc.traceId;
+  if (traceId === INVALID_TRACE_ID) traceId = randomBytes(16).toString('hex');
+  const activeAttrs = { 'http.request.method': method, 'url.scheme': request.protocol };
+  httpServerActiveRequests.add(1, activeAttrs);
+  request.otel = { span, ctx: trace.setSpan(parent, span), traceId, startMs, activeAttrs, ended: false };
+  // W3C Trace Context Level 2 response header: the caller learns the trace id of every answer, errors included.
+  reply.header('traceresponse', `00-${traceId}-${sc.spanId}-0${sc.traceFlags & 1}`);
+}
+
+function endRequest(request: FastifyRequest, statusCode: number, aborted: boolean): void {
+  const t = request.otel;
+  if (t === undefined || t.ended) return;
+  t.ended = true;
+  const durationMs = performance.now() - t.startMs;
+  const method = request.method;
+  const route = request.routeOptions.url;
+  t.span.setAttribute('http.response.status_code', statusCode);
+  if (aborted) {
+    t.span.setAttribute('error.type', 'aborted');
+    t.span.setStatus({ code: SpanStatusCode.ERROR, message: 'client closed the connection before the response' });
+  } else if (statusCode >= 500) {
+    // The semantic conventions: 5xx is an error on a server span, 4xx is not (it is the client's).
+    t.span.setAttribute('error.type', String(statusCode));
+    t.span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  t.span.end();
+  httpServerActiveRequests.add(-1, t.activeAttrs);
+  // Route templates only, never raw paths: unmatched requests share one "unmatched" series.
+  httpRequestsTotal.add(1, { method, endpoint: route ?? 'unmatched', status: String(statusCode) });
+  const durationAttrs: Attributes = {
+    'http.request.method': method,
+    'http.response.status_code': statusCode,
+    'url.scheme': request.protocol,
+  };
+  if (route !== undefined) durationAttrs['http.route'] = route;
+  if (statusCode >= 500) durationAttrs['error.type'] = String(statusCode);
+  httpServerRequestDuration.record(durationMs / 1000, durationAttrs);
+}
+
+/** Adds the server span and HTTP metrics to every request of `app` (404s included). */
+export function instrumentHttp(app: FastifyInstance): void {
+  app.decorateRequest('otel', undefined as unknown as RequestTelemetry);
+  app.addHook('onRequest', (request, reply, done) => {
+    startRequest(request, reply);
+    done();
+  });
+  // Body parsing loses the async context, so the handler is entered inside the request's context here.
+  app.addHook('preHandler', (request, _reply, done) => {
+    context.with(request.otel.ctx, done);
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    endRequest(request, reply.statusCode, false);
+    done();
+  });
+  app.addHook('onRequestAbort', (request, done) => {
+    endRequest(request, 499, true);
+    done();
+  });
+}

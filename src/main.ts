@@ -1,0 +1,46 @@
+// Entry point: `node --import ./dist/instrumentation.js dist/main.js`. Reads top to bottom: start the embedded
+// OTLP receiver when no Collector is configured, build the app, listen, and drain cleanly on SIGTERM/SIGINT.
+// First import: the SDK must be registered before telemetry.ts creates its instruments (see scope.ts).
+import { config, logger, shutdownTelemetry, telemetry } from './instrumentation.ts';
+import { buildApp } from './app.ts';
+import { OtlpReceiver } from './receiver.ts';
+
+const receiver = config.telemetry.embeddedReceiver
+  ? new OtlpReceiver({ ...config.receiver, print: true })
+  : undefined;
+if (receiver !== undefined) {
+  await receiver.start();
+  logger.info(
+    `Local OTLP receiver listening: gRPC ${receiver.grpcUrl}, HTTP ${receiver.httpUrl}, health ${receiver.healthUrl} (prints what it receives as the Collector's debug exporter)`,
+  );
+}
+
+const { app, lifecycle } = buildApp(config, { logger, telemetry });
+const address = await app.listen({ host: config.host, port: config.port });
+lifecycle.ready = true;
+logger.info('Application startup complete.');
+logger.info({ url: address }, `Server running on ${address} (Press CTRL+C to quit)`);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  const deadline = setTimeout(() => {
+    logger.error(`Shutdown took longer than SHUTDOWN_TIMEOUT_MS=${config.shutdown.timeoutMs}; exiting`);
+    process.exit(1);
+  }, config.shutdown.delayMs + config.shutdown.timeoutMs);
+  deadline.unref();
+  // Readiness goes false at once; the listener stays open for SHUTDOWN_DELAY_MS so that Kubernetes removes the
+  // pod from the Service endpoints before new connections would be refused.
+  lifecycle.ready = false;
+  logger.info({ signal }, `Received ${signal}: draining (readiness false for ${config.shutdown.delayMs} ms)`);
+  if (config.shutdown.delayMs > 0) await new Promise((r) => setTimeout(r, config.shutdown.delayMs));
+  await app.close(); // waits for in-flight requests
+  await shutdownTelemetry(); // exports every span of the answered requests
+  logger.info({ telemetry: telemetry.stats() }, 'Shutdown complete: requests drained, telemetry flushed');
+  await receiver?.stop();
+  logger.flush();
+  process.exitCode = 0;
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));

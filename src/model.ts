@@ -1,0 +1,131 @@
+// The model: a real linear model, prediction = w.x + b, behind a simulated latency, in three traced stages.
+// Input validation lives here too, because what is valid depends on the model (feature count, weights).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SpanStatusCode, type Span } from '@opentelemetry/api';
+import type { Config } from './config.ts';
+import { AppError, validationError } from './errors.ts';
+import { ATTR, SPAN, tracer } from './telemetry.ts';
+
+export type ModelConfig = Config['model'];
+export type Row = number[];
+
+/** Checks one row of features; `loc` is where it sits in the body. Returns the row or throws a 422 AppError. */
+export function validateRow(value: unknown, loc: (string | number)[], model: ModelConfig): Row {
+  if (value === undefined) throw validationError(loc, 'field required', 'value_error.missing');
+  if (!Array.isArray(value)) throw validationError(loc, 'value is not a valid list', 'type_error.list');
+  if (value.length === 0) {
+    throw validationError(loc, 'ensure this value has at least 1 items', 'value_error.list.min_items');
+  }
+  if (value.length > model.maxFeatures) {
+    throw validationError(
+      loc,
+      `ensure this value has at most ${model.maxFeatures} items`,
+      'value_error.list.max_items',
+    );
+  }
+  if (model.weights !== null && value.length !== model.weights.length) {
+    throw validationError(
+      loc,
+      `ensure this value has exactly ${model.weights.length} items (the model's weights)`,
+      'value_error.list.size',
+    );
+  }
+  for (let i = 0; i < value.length; i++) {
+    const x = value[i];
+    if (typeof x !== 'number') throw validationError([...loc, i], 'value is not a valid float', 'type_error.float');
+    // JSON.parse turns 1e400 into Infinity; a prediction from it would be meaningless.
+    if (!Number.isFinite(x)) throw validationError([...loc, i], 'value is not a finite number', 'value_error.float.not_finite');
+  }
+  return value as Row;
+}
+
+const isObject = (body: unknown): body is Record<string, unknown> =>
+  typeof body === 'object' && body !== null && !Array.isArray(body);
+
+export function parsePredictBody(body: unknown, model: ModelConfig): Row {
+  if (!isObject(body)) throw validationError([], 'value is not a valid dict', 'type_error.dict');
+  return validateRow(body.features, ['features'], model);
+}
+
+export function parseBatchBody(body: unknown, model: ModelConfig): Row[] {
+  if (!isObject(body)) throw validationError([], 'value is not a valid dict', 'type_error.dict');
+  const instances = body.instances;
+  if (instances === undefined) throw validationError(['instances'], 'field required', 'value_error.missing');
+  if (!Array.isArray(instances)) throw validationError(['instances'], 'value is not a valid list', 'type_error.list');
+  if (instances.length === 0) {
+    throw validationError(['instances'], 'ensure this value has at least 1 items', 'value_error.list.min_items');
+  }
+  if (instances.length > model.maxBatchSize) {
+    throw new AppError('ERR_BATCH_TOO_LARGE', [
+      {
+        loc: ['body', 'instances'],
+        msg: `ensure this value has at most ${model.maxBatchSize} items (MAX_BATCH_SIZE)`,
+        type: 'value_error.list.max_items',
+      },
+    ]);
+  }
+  return instances.map((row, i) => validateRow(row, ['instances', i], model));
+}
+
+/** w.x + b, with w = 1 for every feature when no weights are configured. */
+export function linear(row: ArrayLike<number>, model: ModelConfig): number {
+  let sum = model.bias;
+  const w = model.weights;
+  for (let i = 0; i < row.length; i++) sum += (w === null ? 1 : w[i]!) * row[i]!;
+  return sum;
+}
+
+/** Simulated model time: DEFAULT_LATENCY_MS plus a jitter uniform in [-j/2, +j] (skewed right, like real latency). */
+export function simulatedLatencyMs(model: ModelConfig, random: () => number = Math.random): number {
+  if (model.latencyMs === 0 && model.jitterMs === 0) return 0;
+  return Math.max(0, model.latencyMs + model.jitterMs * (random() * 1.5 - 0.5));
+}
+
+function stage<T>(name: string, attributes: Record<string, string | number>, fn: (span: Span) => T): T {
+  return tracer.startActiveSpan(name, { attributes }, (span) => {
+    try {
+      return fn(span);
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+export interface PredictionResult {
+  predictions: number[];
+  /** Time spent in the pipeline, ms (what prediction_latency_ms records). */
+  latencyMs: number;
+}
+
+/**
+ * Runs the pipeline on validated rows: preprocess (copy into a Float64Array), inference (the simulated model time,
+ * then w.x + b per row), postprocess (rounding to 6 decimals). Each stage is a child span of the active span.
+ */
+export async function predict(rows: Row[], model: ModelConfig): Promise<PredictionResult> {
+  const started = performance.now();
+  const attrs = { [ATTR.modelName]: model.name, [ATTR.batchSize]: rows.length, [ATTR.featureCount]: rows[0]!.length };
+  const inputs = stage(SPAN.preprocess, attrs, () => rows.map((r) => Float64Array.from(r)));
+  const delay = simulatedLatencyMs(model);
+  const raw = await tracer.startActiveSpan(
+    SPAN.inference,
+    { attributes: { ...attrs, [ATTR.simulatedLatencyMs]: Math.round(delay * 1000) / 1000 } },
+    async (span) => {
+      try {
+        if (delay > 0) await sleep(delay);
+        return inputs.map((x) => linear(x, model));
+      } catch (err) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  );
+  const predictions = stage(SPAN.postprocess, attrs, () => raw.map((p) => Math.round(p * 1e6) / 1e6));
+  return { predictions, latencyMs: performance.now() - started };
+}

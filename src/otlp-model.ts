@@ -1,0 +1,242 @@
+// Decoding of OTLP export requests with the protobufjs code that @opentelemetry/otlp-transformer 0.200 generated
+// from the official opentelemetry-proto definitions (later releases dropped it for a hand-written encoder), and
+// a plain-data view of the decoded spans, metrics and logs that the receiver stores and tests read.
+import { createRequire } from 'node:module';
+
+// The generated module is CommonJS without typings for its namespaces: describe the few calls we use.
+interface ProtoType {
+  decode(buf: Uint8Array): ProtoMessage;
+  encode(msg: object): { finish(): Uint8Array };
+  fromObject(obj: object): ProtoMessage;
+  verify(obj: object): string | null;
+}
+type ProtoMessage = Record<string, unknown>;
+const require = createRequire(import.meta.url);
+const root = require('otlp-proto/build/src/generated/root.js') as {
+  opentelemetry: { proto: { collector: Record<'trace' | 'metrics' | 'logs', { v1: Record<string, ProtoType> }> } };
+};
+const collector = root.opentelemetry.proto.collector;
+
+export type Signal = 'traces' | 'metrics' | 'logs';
+export const SIGNALS: Record<Signal, { request: ProtoType; response: ProtoType; service: string }> = {
+  traces: {
+    request: collector.trace.v1.ExportTraceServiceRequest!,
+    response: collector.trace.v1.ExportTraceServiceResponse!,
+    service: 'opentelemetry.proto.collector.trace.v1.TraceService',
+  },
+  metrics: {
+    request: collector.metrics.v1.ExportMetricsServiceRequest!,
+    response: collector.metrics.v1.ExportMetricsServiceResponse!,
+    service: 'opentelemetry.proto.collector.metrics.v1.MetricsService',
+  },
+  logs: {
+    request: collector.logs.v1.ExportLogsServiceRequest!,
+    response: collector.logs.v1.ExportLogsServiceResponse!,
+    service: 'opentelemetry.proto.collector.logs.v1.LogsService',
+  },
+};
+
+// OTLP/JSON differs from the protobuf JSON mapping in one way that matters here: trace and span ids are hex,
+// not base64. Convert them to bytes, then let protobufjs map the rest (camelCase names, int64 as strings).
+const ID_KEYS = new Set(['traceId', 'spanId', 'parentSpanId']);
+function hexIdsToBytes(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(hexIdsToBytes);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (ID_KEYS.has(key) && typeof v === 'string') {
+      if (v !== '' && !/^[0-9a-fA-F]+$/.test(v)) throw new Error(`${key} is not hex: ${v.slice(0, 64)}`);
+      out[key] = Buffer.from(v, 'hex');
+    } else out[key] = hexIdsToBytes(v);
+  }
+  return out;
+}
+
+export function decodeProtobuf(signal: Signal, body: Uint8Array): ProtoMessage {
+  return SIGNALS[signal].request.decode(body);
+}
+
+export function decodeJson(signal: Signal, text: string): ProtoMessage {
+  const type = SIGNALS[signal].request;
+  const obj = hexIdsToBytes(JSON.parse(text)) as object;
+  const problem = type.verify(obj);
+  if (problem !== null && !/bytes|buffer|Long|integer/.test(problem)) throw new Error(problem);
+  return type.fromObject(obj);
+}
+
+export function encodeResponse(signal: Signal): Uint8Array {
+  return SIGNALS[signal].response.encode({}).finish();
+}
+
+// ---- plain data ----------------------------------------------------------------------------------------------
+
+export type AttrValue = string | number | boolean | null | AttrValue[] | { [k: string]: AttrValue };
+export type Attrs = Record<string, AttrValue>;
+
+export interface ReceivedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  kind: number;
+  startTimeUnixNano: bigint;
+  endTimeUnixNano: bigint;
+  attributes: Attrs;
+  status: { code: number; message: string };
+  events: { name: string; attributes: Attrs }[];
+  resource: Attrs;
+  scope: { name: string; version: string };
+}
+
+export interface ReceivedDataPoint {
+  attributes: Attrs;
+  value?: number;
+  count?: number;
+  sum?: number;
+  min?: number;
+  max?: number;
+  bucketCounts?: number[];
+  explicitBounds?: number[];
+}
+
+export interface ReceivedMetric {
+  name: string;
+  description: string;
+  unit: string;
+  type: 'Gauge' | 'Sum' | 'Histogram' | 'ExponentialHistogram' | 'Summary' | 'Empty';
+  isMonotonic?: boolean;
+  temporality?: number;
+  dataPoints: ReceivedDataPoint[];
+  resource: Attrs;
+  scope: { name: string; version: string };
+}
+
+export interface ReceivedLog {
+  traceId: string;
+  spanId: string;
+  severityNumber: number;
+  severityText: string;
+  body: AttrValue;
+  attributes: Attrs;
+  resource: Attrs;
+  scope: { name: string; version: string };
+}
+
+type M = Record<string, any>; // decoded protobuf messages: fields are optional and typed by the schema above
+
+export const hex = (b: unknown): string => (b instanceof Uint8Array ? Buffer.from(b).toString('hex') : '');
+export const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(String(v)));
+export const big = (v: unknown): bigint => (v === null || v === undefined ? 0n : BigInt(String(v)));
+
+export function anyValue(v: M | null | undefined): AttrValue {
+  if (v === null || v === undefined) return null;
+  if (v.stringValue !== null && v.stringValue !== undefined) return v.stringValue as string;
+  if (v.boolValue !== null && v.boolValue !== undefined) return v.boolValue as boolean;
+  if (v.intValue !== null && v.intValue !== undefined) return num(v.intValue);
+  if (v.doubleValue !== null && v.doubleValue !== undefined) return v.doubleValue as number;
+  if (v.arrayValue) return ((v.arrayValue.values ?? []) as M[]).map(anyValue);
+  if (v.kvlistValue) return attrs(v.kvlistValue.values);
+  if (v.bytesValue) return Buffer.from(v.bytesValue as Uint8Array).toString('base64');
+  return null;
+}
+
+export function attrs(list: unknown): Attrs {
+  const out: Attrs = {};
+  for (const kv of (list ?? []) as M[]) out[kv.key as string] = anyValue(kv.value);
+  return out;
+}
+
+const scopeOf = (s: M | null | undefined) => ({ name: (s?.name as string) ?? '', version: (s?.version as string) ?? '' });
+
+export function spansOf(req: M): ReceivedSpan[] {
+  const out: ReceivedSpan[] = [];
+  for (const rs of (req.resourceSpans ?? []) as M[]) {
+    const resource = attrs(rs.resource?.attributes);
+    for (const ss of (rs.scopeSpans ?? []) as M[]) {
+      const scope = scopeOf(ss.scope);
+      for (const s of (ss.spans ?? []) as M[]) {
+        out.push({
+          traceId: hex(s.traceId),
+          spanId: hex(s.spanId),
+          parentSpanId: hex(s.parentSpanId),
+          name: (s.name as string) ?? '',
+          kind: num(s.kind),
+          startTimeUnixNano: big(s.startTimeUnixNano),
+          endTimeUnixNano: big(s.endTimeUnixNano),
+          attributes: attrs(s.attributes),
+          status: { code: num(s.status?.code), message: (s.status?.message as string) ?? '' },
+          events: ((s.events ?? []) as M[]).map((e) => ({ name: e.name as string, attributes: attrs(e.attributes) })),
+          resource,
+          scope,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function numberPoint(p: M): ReceivedDataPoint {
+  const value = p.asDouble !== null && p.asDouble !== undefined ? (p.asDouble as number) : num(p.asInt);
+  return { attributes: attrs(p.attributes), value };
+}
+
+export function metricsOf(req: M): ReceivedMetric[] {
+  const out: ReceivedMetric[] = [];
+  for (const rm of (req.resourceMetrics ?? []) as M[]) {
+    const resource = attrs(rm.resource?.attributes);
+    for (const sm of (rm.scopeMetrics ?? []) as M[]) {
+      const scope = scopeOf(sm.scope);
+      for (const m of (sm.metrics ?? []) as M[]) {
+        const base = { name: m.name ?? '', description: m.description ?? '', unit: m.unit ?? '', resource, scope };
+        if (m.sum) {
+          out.push({ ...base, type: 'Sum', isMonotonic: !!m.sum.isMonotonic, temporality: num(m.sum.aggregationTemporality), dataPoints: ((m.sum.dataPoints ?? []) as M[]).map(numberPoint) });
+        } else if (m.gauge) {
+          out.push({ ...base, type: 'Gauge', dataPoints: ((m.gauge.dataPoints ?? []) as M[]).map(numberPoint) });
+        } else if (m.histogram) {
+          out.push({
+            ...base,
+            type: 'Histogram',
+            temporality: num(m.histogram.aggregationTemporality),
+            dataPoints: ((m.histogram.dataPoints ?? []) as M[]).map((p) => ({
+              attributes: attrs(p.attributes),
+              count: num(p.count),
+              sum: p.sum === null || p.sum === undefined ? undefined : (p.sum as number),
+              min: p.min ?? undefined,
+              max: p.max ?? undefined,
+              bucketCounts: ((p.bucketCounts ?? []) as unknown[]).map(num),
+              explicitBounds: (p.explicitBounds ?? []) as number[],
+            })),
+          });
+        } else if (m.exponentialHistogram) {
+          out.push({ ...base, type: 'ExponentialHistogram', temporality: num(m.exponentialHistogram.aggregationTemporality), dataPoints: [] });
+        } else if (m.summary) {
+          out.push({ ...base, type: 'Summary', dataPoints: [] });
+        } else out.push({ ...base, type: 'Empty', dataPoints: [] });
+      }
+    }
+  }
+  return out;
+}
+
+export function logsOf(req: M): ReceivedLog[] {
+  const out: ReceivedLog[] = [];
+  for (const rl of (req.resourceLogs ?? []) as M[]) {
+    const resource = attrs(rl.resource?.attributes);
+    for (const sl of (rl.scopeLogs ?? []) as M[]) {
+      const scope = scopeOf(sl.scope);
+      for (const l of (sl.logRecords ?? []) as M[]) {
+        out.push({
+          traceId: hex(l.traceId),
+          spanId: hex(l.spanId),
+          severityNumber: num(l.severityNumber),
+          severityText: (l.severityText as string) ?? '',
+          body: anyValue(l.body),
+          attributes: attrs(l.attributes),
+          resource,
+          scope,
+        });
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,70 @@
+// `npm run receiver`: the local OTLP receiver on its own, for when the service runs elsewhere (or several
+// services share one receiver). Flags mirror the Collector's defaults; `--count` is the benchmark's sink mode.
+import { parseArgs } from 'node:util';
+import { OtlpReceiver } from './receiver.ts';
+
+const usage = `Usage: npm run receiver -- [--host 127.0.0.1] [--grpc-port 4317] [--http-port 4318] [--health-port 13133]
+                            [--verbosity detailed|normal|basic] [--count]
+  --count   counting mode: print nothing per export, keep no data, print totals every 5 s and on exit`;
+
+function port(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    process.stderr.write(`--${flag}=${JSON.stringify(raw)} is not allowed: expected an integer from 0 to 65535\n${usage}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      'grpc-port': { type: 'string' },
+      'http-port': { type: 'string' },
+      'health-port': { type: 'string' },
+      verbosity: { type: 'string', default: 'detailed' },
+      count: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  }));
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n${usage}\n`);
+  process.exit(2);
+}
+if (values.help) {
+  process.stdout.write(usage + '\n');
+  process.exit(0);
+}
+const verbosity = values.verbosity;
+if (verbosity !== 'detailed' && verbosity !== 'normal' && verbosity !== 'basic') {
+  process.stderr.write(`--verbosity=${JSON.stringify(verbosity)} is not allowed: expected detailed, normal or basic\n`);
+  process.exit(2);
+}
+const receiver = new OtlpReceiver({
+  host: values.host,
+  grpcPort: port('grpc-port', values['grpc-port'], 4317),
+  httpPort: port('http-port', values['http-port'], 4318),
+  healthPort: port('health-port', values['health-port'], 13133),
+  verbosity,
+  print: !values.count,
+  store: !values.count,
+});
+await receiver.start();
+const ts = () => new Date().toISOString();
+process.stdout.write(`${ts()}\tinfo\tStarting GRPC server\t{"endpoint": "${receiver.grpcUrl.replace('http://', '')}"}\n`);
+process.stdout.write(`${ts()}\tinfo\tStarting HTTP server\t{"endpoint": "${receiver.httpUrl.replace('http://', '')}"}\n`);
+process.stdout.write(`${ts()}\tinfo\tHealth Check state change\t{"status": "ready", "endpoint": "${receiver.healthUrl.replace('http://', '')}"}\n`);
+process.stdout.write(`${ts()}\tinfo\tEverything is ready. Begin running and processing data.\n`);
+const totals = () => JSON.stringify({ spans: receiver.counts.spans, metric_points: receiver.counts.metricPoints, log_records: receiver.counts.logRecords, rejected: receiver.counts.rejected });
+const timer = values.count ? setInterval(() => process.stdout.write(`${ts()}\tinfo\tTotals\t${totals()}\n`), 5000) : undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, async () => {
+    clearInterval(timer);
+    await receiver.stop();
+    process.stdout.write(`${ts()}\tinfo\tShutdown complete.\t${totals()}\n`);
+    process.exit(0);
+  });
+}

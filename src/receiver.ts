@@ -1,0 +1,290 @@
+// A local OTLP receiver: what the OpenTelemetry Collector's `otlp` receiver + `debug` exporter + `health_check`
+// extension do, on one machine with no cluster. OTLP/gRPC (default 4317) and OTLP/HTTP protobuf and JSON (4318),
+// answered as the Collector answers; every export printed in the debug exporter's layout; health on 13133.
+// It also keeps what it received (bounded), for tests and for the load generator's trace audit:
+// POST /debug/traces/lookup {"trace_ids":[...]} -> {"received":[...],"missing":[...]} on the HTTP port.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzip, inflate } from 'node:zlib';
+import { promisify } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { formatExport } from './debug-format.ts';
+import {
+  decodeJson,
+  decodeProtobuf,
+  encodeResponse,
+  logsOf,
+  metricsOf,
+  spansOf,
+  SIGNALS,
+  type ReceivedLog,
+  type ReceivedMetric,
+  type ReceivedSpan,
+  type Signal,
+} from './otlp-model.ts';
+
+const gunzipAsync = promisify(gunzip);
+const inflateAsync = promisify(inflate);
+
+export interface ReceiverOptions {
+  host?: string;
+  grpcPort?: number;
+  httpPort?: number;
+  healthPort?: number;
+  /** Print every export to stdout in the debug exporter's layout. */
+  print?: boolean;
+  verbosity?: 'basic' | 'normal' | 'detailed';
+  /** Keep decoded spans, metrics and logs (bounded by maxStored each); off in counting mode. */
+  store?: boolean;
+  maxStored?: number;
+  /** Largest accepted OTLP/HTTP body, bytes. */
+  maxBodyBytes?: number;
+  write?: (text: string) => void;
+}
+
+export interface ReceiverCounts {
+  spans: number;
+  metricPoints: number;
+  logRecords: number;
+  exports: Record<Signal, number>;
+  rejected: number;
+}
+
+type Waiter = { check: () => boolean; resolve: () => void };
+
+export class OtlpReceiver {
+  readonly options: Required<Omit<ReceiverOptions, 'write'>> & { write: (text: string) => void };
+  readonly spans: ReceivedSpan[] = [];
+  readonly metrics: ReceivedMetric[] = [];
+  readonly logs: ReceivedLog[] = [];
+  readonly counts: ReceiverCounts = { spans: 0, metricPoints: 0, logRecords: 0, exports: { traces: 0, metrics: 0, logs: 0 }, rejected: 0 };
+  /** Trace ids seen (kept even in counting mode, bounded by maxStored * 4). */
+  private readonly seenTraceIds = new Set<string>();
+  private grpcServer?: grpc.Server;
+  private httpServer?: Server;
+  private healthServer?: Server;
+  private waiters: Waiter[] = [];
+  private upSince = new Date();
+  grpcUrl = '';
+  httpUrl = '';
+  healthUrl = '';
+
+  constructor(options: ReceiverOptions = {}) {
+    this.options = {
+      host: options.host ?? '127.0.0.1',
+      grpcPort: options.grpcPort ?? 4317,
+      httpPort: options.httpPort ?? 4318,
+      healthPort: options.healthPort ?? 13133,
+      print: options.print ?? false,
+      verbosity: options.verbosity ?? 'detailed',
+      store: options.store ?? true,
+      maxStored: options.maxStored ?? 100_000,
+      maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024, // 32 MiB, larger than any SDK batch
+      write: options.write ?? ((text) => void process.stdout.write(text)),
+    };
+  }
+
+  async start(): Promise<void> {
+    const { host } = this.options;
+    this.upSince = new Date();
+    this.grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': this.options.maxBodyBytes });
+    for (const signal of Object.keys(SIGNALS) as Signal[]) {
+      const { service } = SIGNALS[signal];
+      this.grpcServer.addService(
+        {
+          Export: {
+            path: `/${service}/Export`,
+            requestStream: false,
+            responseStream: false,
+            requestSerialize: (x: Uint8Array) => Buffer.from(x),
+            requestDeserialize: (buf: Buffer) => buf,
+            responseSerialize: (x: Uint8Array) => Buffer.from(x),
+            responseDeserialize: (buf: Buffer) => buf,
+          },
+        },
+        {
+          Export: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {
+            try {
+              this.accept(signal, decodeProtobuf(signal, call.request));
+              callback(null, encodeResponse(signal));
+            } catch (err) {
+              this.counts.rejected++;
+              callback({ code: grpc.status.INVALID_ARGUMENT, details: `cannot decode ${signal}: ${(err as Error).message}` });
+            }
+          },
+        },
+      );
+    }
+    const grpcPort = await new Promise<number>((resolve, reject) =>
+      this.grpcServer!.bindAsync(`${host}:${this.options.grpcPort}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(err) : resolve(port),
+      ),
+    );
+    this.grpcUrl = `http://${host}:${grpcPort}`;
+    this.httpServer = await listen(createServer((req, res) => void this.handleHttp(req, res)), host, this.options.httpPort);
+    this.httpUrl = `http://${host}:${(this.httpServer.address() as AddressInfo).port}`;
+    this.healthServer = await listen(createServer((req, res) => this.handleHealth(req, res)), host, this.options.healthPort);
+    this.healthUrl = `http://${host}:${(this.healthServer.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([
+      new Promise<void>((resolve) => (this.grpcServer ? this.grpcServer.tryShutdown(() => resolve()) : resolve())),
+      close(this.httpServer),
+      close(this.healthServer),
+    ]);
+  }
+
+  traceIds(): Set<string> {
+    return this.seenTraceIds;
+  }
+
+  /** Resolves once `check()` is true (re-evaluated after every export), or rejects after `timeoutMs`. */
+  waitFor(check: () => boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
+    if (check()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        check,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`receiver: timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  waitForTrace(traceId: string, timeoutMs?: number): Promise<void> {
+    return this.waitFor(() => this.seenTraceIds.has(traceId), timeoutMs, `trace ${traceId}`);
+  }
+
+  private accept(signal: Signal, req: Record<string, unknown>): void {
+    this.counts.exports[signal]++;
+    if (this.options.print) this.options.write(formatExport(signal, req, this.options.verbosity));
+    const { store, maxStored } = this.options;
+    if (signal === 'traces') {
+      const spans = spansOf(req);
+      this.counts.spans += spans.length;
+      for (const s of spans) {
+        if (this.seenTraceIds.size >= maxStored * 4) this.seenTraceIds.delete(this.seenTraceIds.values().next().value!);
+        this.seenTraceIds.add(s.traceId);
+      }
+      if (store) pushBounded(this.spans, spans, maxStored);
+    } else if (signal === 'metrics') {
+      const metrics = metricsOf(req);
+      this.counts.metricPoints += metrics.reduce((n, m) => n + m.dataPoints.length, 0);
+      if (store) pushBounded(this.metrics, metrics, maxStored);
+    } else {
+      const logs = logsOf(req);
+      this.counts.logRecords += logs.length;
+      if (store) pushBounded(this.logs, logs, maxStored);
+    }
+    if (this.waiters.length > 0) {
+      const done = this.waiters.filter((w) => w.check());
+      this.waiters = this.waiters.filter((w) => !done.includes(w));
+      for (const w of done) w.resolve();
+    }
+  }
+
+  private async handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    const signal = ({ '/v1/traces': 'traces', '/v1/metrics': 'metrics', '/v1/logs': 'logs' } as Record<string, Signal>)[path!];
+    if (path === '/debug/traces/lookup' && req.method === 'POST') return this.lookup(req, res);
+    if (signal === undefined) return reply(res, 404, 'application/json', JSON.stringify({ code: 5, message: `unknown path ${path}` }));
+    if (req.method !== 'POST') return reply(res, 405, 'application/json', JSON.stringify({ code: 12, message: 'method not allowed, supported: [POST]' }));
+    const type = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
+    const isJson = type === 'application/json';
+    if (!isJson && type !== 'application/x-protobuf') {
+      return reply(res, 415, 'application/json', JSON.stringify({ code: 3, message: `unsupported content type ${type}, supported: [application/json, application/x-protobuf]` }));
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, this.options.maxBodyBytes);
+      const encoding = req.headers['content-encoding'];
+      if (encoding === 'gzip') body = await gunzipAsync(body);
+      else if (encoding === 'deflate') body = await inflateAsync(body);
+      this.accept(signal, isJson ? decodeJson(signal, body.toString('utf8')) : decodeProtobuf(signal, body));
+    } catch (err) {
+      this.counts.rejected++;
+      const status = (err as { status?: number }).status ?? 400;
+      return reply(res, status, isJson ? 'application/json' : 'application/json', JSON.stringify({ code: 3, message: (err as Error).message }));
+    }
+    if (isJson) return reply(res, 200, 'application/json', '{}');
+    return reply(res, 200, 'application/x-protobuf', Buffer.from(encodeResponse(signal)));
+  }
+
+  private async lookup(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const parsed = JSON.parse((await readBody(req, this.options.maxBodyBytes)).toString('utf8')) as { trace_ids?: unknown };
+      if (!Array.isArray(parsed.trace_ids) || !parsed.trace_ids.every((x) => typeof x === 'string')) {
+        return reply(res, 400, 'application/json', JSON.stringify({ error: 'body must be {"trace_ids": ["<32 hex>", ...]}' }));
+      }
+      const ids = parsed.trace_ids as string[];
+      const received = ids.filter((id) => this.seenTraceIds.has(id.toLowerCase()));
+      const missing = ids.filter((id) => !this.seenTraceIds.has(id.toLowerCase()));
+      reply(res, 200, 'application/json', JSON.stringify({ received, missing }));
+    } catch (err) {
+      reply(res, 400, 'application/json', JSON.stringify({ error: (err as Error).message }));
+    }
+  }
+
+  private handleHealth(_req: IncomingMessage, res: ServerResponse): void {
+    // The health_check extension's body: {"status":"Server available","upSince":"...","uptime":"..."}.
+    const uptimeS = (Date.now() - this.upSince.getTime()) / 1000;
+    reply(res, 200, 'application/json', JSON.stringify({ status: 'Server available', upSince: this.upSince.toISOString(), uptime: goDuration(uptimeS) }));
+  }
+}
+
+/** Go's time.Duration.String(): 1h2m3.5s, 15m0s, 1.2s. */
+function goDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = +(seconds % 60).toFixed(3);
+  return `${h > 0 ? `${h}h` : ''}${h > 0 || m > 0 ? `${m}m` : ''}${s}s`;
+}
+
+function pushBounded<T>(target: T[], items: T[], max: number): void {
+  target.push(...items);
+  if (target.length > max) target.splice(0, target.length - max);
+}
+
+function reply(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(Object.assign(new Error(`body larger than ${limit} bytes`), { status: 413 }));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function listen(server: Server, host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
+function close(server: Server | undefined): Promise<void> {
+  if (server === undefined) return Promise.resolve();
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}

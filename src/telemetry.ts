@@ -1,0 +1,66 @@
+// Every instrument the service records, declared once with name, unit, description and bucket boundaries.
+// Only `@opentelemetry/api` is used here: when the SDK is disabled these are the API's no-op instruments.
+// The README's telemetry catalogue lists exactly these (a test compares the two with what is exported).
+import { metrics, trace, ValueType } from '@opentelemetry/api';
+import { SCOPE_NAME, SCOPE_VERSION } from './scope.ts';
+
+export const tracer = trace.getTracer(SCOPE_NAME, SCOPE_VERSION);
+const meter = metrics.getMeter(SCOPE_NAME, SCOPE_VERSION);
+
+// The guide's buckets (0-50, 50-100, ... 250+ ms) continued to 10 s.
+export const PREDICTION_LATENCY_BUCKETS_MS = [
+  5, 10, 25, 50, 75, 100, 125, 150, 200, 250, 300, 400, 500, 750, 1000, 2500, 5000, 10000,
+];
+// The HTTP semantic conventions' recommended boundaries for http.server.request.duration, in seconds.
+export const HTTP_DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+/** The guide's request counter: method, endpoint (route template, never a raw path) and status. */
+export const httpRequestsTotal = meter.createCounter('http_requests_total', {
+  description: 'HTTP requests answered, by method, route template and status code.',
+  unit: '{request}',
+  valueType: ValueType.INT,
+});
+
+/** The guide's latency histogram: model latency of each prediction request, ms. */
+export const predictionLatencyMs = meter.createHistogram('prediction_latency_ms', {
+  description: 'Time spent in the model pipeline (preprocess, inference, postprocess) per prediction request.',
+  unit: 'ms',
+  advice: { explicitBucketBoundaries: PREDICTION_LATENCY_BUCKETS_MS },
+});
+
+/** Stable HTTP semantic convention: server request duration, seconds. */
+export const httpServerRequestDuration = meter.createHistogram('http.server.request.duration', {
+  description: 'Duration of HTTP server requests.',
+  unit: 's',
+  advice: { explicitBucketBoundaries: HTTP_DURATION_BUCKETS_S },
+});
+
+/** HTTP semantic convention (development): requests being processed right now. */
+export const httpServerActiveRequests = meter.createUpDownCounter('http.server.active_requests', {
+  description: 'Number of active HTTP server requests.',
+  unit: '{request}',
+  valueType: ValueType.INT,
+});
+
+/** Predictions made (one per row of a batch), by model and endpoint. */
+export const predictionsTotal = meter.createCounter('predictions_total', {
+  description: 'Predictions computed, one per input row, by model and route.',
+  unit: '{prediction}',
+  valueType: ValueType.INT,
+});
+
+/** Span names, in one place so the catalogue test and the code cannot drift apart. */
+export const SPAN = {
+  preprocess: 'preprocess',
+  inference: 'inference',
+  postprocess: 'postprocess',
+} as const;
+
+/** Attributes of the pipeline spans (model.*) and of the server span beyond the HTTP semantic conventions. */
+export const ATTR = {
+  modelName: 'model.name',
+  featureCount: 'model.feature_count',
+  batchSize: 'model.batch_size',
+  simulatedLatencyMs: 'model.simulated_latency_ms',
+  errorCode: 'app.error.code',
+} as const;
