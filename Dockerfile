@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The inference service image (`docker build -t ai-lab-2-2-paid:v1 .`, Step 4 of the guide).
 # Node's major version equals .nvmrc; the tag is pinned to a release so rebuilds are reproducible.
-ARG NODE_IMAGE=node:24.11.1-bookworm-slim
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
 # 1. Compile TypeScript with the dev dependencies.
 FROM ${NODE_IMAGE} AS build
