@@ -2,43 +2,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { envOf, execCmd, instructions, readDockerfile } from './helpers/dockerfile.ts';
 import { APP, ROOT, deployment, loadObjects, onlyContainer } from './helpers/manifests.ts';
 
-interface Instruction {
-  readonly op: string;
-  readonly args: string;
-}
-interface Stage {
-  readonly from: string;
-  readonly name: string | undefined;
-  readonly instructions: Instruction[];
-}
-
-/** Instructions of a Dockerfile (comments dropped, `\` continuations joined), grouped by stage, ARGs resolved in FROM. */
-function parseDockerfile(text: string): { args: Record<string, string>; stages: Stage[] } {
-  const lines = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-  const args: Record<string, string> = {};
-  const stages: Stage[] = [];
-  for (const line of lines) {
-    const [, op = '', rest = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
-    const instruction = { op: op.toUpperCase(), args: rest };
-    if (instruction.op === 'ARG' && stages.length === 0) {
-      const [k, v = ''] = rest.split('=');
-      args[k!] = v;
-    } else if (instruction.op === 'FROM') {
-      const [image = '', , name] = rest.replace(/\$\{(\w+)\}/g, (_, k: string) => args[k] ?? '').split(/\s+/);
-      stages.push({ from: image, name, instructions: [] });
-    } else {
-      assert.ok(stages.length > 0, `${op} before FROM`);
-      stages.at(-1)!.instructions.push(instruction);
-    }
-  }
-  return { args, stages };
-}
-
-const dockerfile = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+const dockerfile = readDockerfile();
 const runtime = dockerfile.stages.at(-1)!;
-const all = (stage: Stage, op: string) => stage.instructions.filter((i) => i.op === op);
+const all = instructions;
 const dockerignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split(/\r?\n/).map((l) => l.trim());
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
 
@@ -93,19 +62,16 @@ describe('the Dockerfile', () => {
   });
 
   it('starts exactly what `npm start` runs in production, in exec form', () => {
-    const cmd = all(runtime, 'CMD').at(-1);
-    assert.ok(cmd, 'no CMD');
     assert.ok(all(runtime, 'ENTRYPOINT').length === 0, 'an ENTRYPOINT would change what CMD runs');
-    const argv = JSON.parse(cmd.args) as unknown;
-    assert.deepEqual(argv, pkg.scripts.start!.split(/\s+/));
+    assert.deepEqual(execCmd(runtime), pkg.scripts.start!.split(/\s+/));
   });
 
   it('exposes the port the Deployment and the configuration use', () => {
     const exposed = all(runtime, 'EXPOSE').map((e) => Number(e.args));
     const port = onlyContainer(deployment(loadObjects(), APP)).ports?.[0]?.containerPort;
     assert.deepEqual(exposed, [port]);
-    const env = all(runtime, 'ENV').map((e) => e.args).join(' ');
-    assert.match(env, new RegExp(`API_PORT=${port}\\b`));
-    assert.match(env, /API_HOST=0\.0\.0\.0\b/);
+    const env = envOf(runtime);
+    assert.equal(env.API_PORT, String(port));
+    assert.equal(env.API_HOST, '0.0.0.0');
   });
 });
