@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../src/load/cli.ts', import.meta.url));
+let server: Server;
+let base = '';
+const dir = mkdtempSync(join(tmpdir(), 'load-cli-'));
+
+// The service's contract: 20 ms, a JSON body with a trace_id, and x-trace-id on every response.
+before(async () => {
+  server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () =>
+      setTimeout(() => {
+        const id = randomBytes(16).toString('hex');
+        res.writeHead(200, { 'content-type': 'application/json', 'x-trace-id': id });
+        res.end(JSON.stringify({ prediction: 4.0, model_name: 'simple-linear-demo', latency_ms: 20, trace_id: id }));
+      }, 20),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+after(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+test("the text report reproduces the guide's Test 7 blocks and labels in order", async () => {
+  const r = await cli(['--url', base, '--requests', '40', '--concurrency', '10', '--rate', '50']);
+  assert.equal(r.code, 0, r.stderr);
+  const labels = [
+    'Starting load test...',
+    'Configuration:',
+    `  URL: ${base}/predict`,
+    '  Total requests: 40',
+    '  Concurrency: 10 workers',
+    '  Target rate: 50 req/s (total, open model)',
+    '  Total expected duration: ~1s',
+    'Progress: [####################] 40/40',
+    'Results:',
+    'Total requests:     40',
+    'Successful:         40',
+    'Failed:             0',
+    'Duration:           ',
+    'Actual rate:        ',
+    'Latency Distribution:',
+    '  Min:              ',
+    '  Max:              ',
+    '  Mean:             ',
+    '  Median (p50):     ',
+    '  p90:              ',
+    '  p95:              ',
+    '  p99:              ',
+    'Histogram Buckets:',
+    '  0-50ms:     ',
+    '  50-100ms:   ',
+    '  100-150ms:  ',
+    '  150-200ms:  ',
+    '  200-250ms:  ',
+    '  250+ms:     ',
+    'Trace ids:          40 recorded, 40 unique, 0 duplicates, 0 responses without one',
+  ];
+  let at = 0;
+  for (const label of labels) {
+    const i = r.stdout.indexOf(label, at);
+    assert.ok(i >= 0, `missing or out of order: ${JSON.stringify(label)}\n${r.stdout}`);
+    at = i + label.length;
+  }
+  // Every request took ~20 ms, so the first bucket holds them all, with a bar.
+  assert.match(r.stdout, /  0-50ms: {5}█{40} 100%/);
+});
+
+test('--json prints one summary with the documented schema and --out writes the same summary', async () => {
+  const out = join(dir, 'summary.json');
+  const r = await cli(['--url', base, '--requests', '30', '--rate', '100', '--json', '--out', out, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout) as Record<string, unknown>;
+  assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), s);
+  const shape: Record<string, string> = {
+    schema: 'string',
+    config: 'object',
+    startedAt: 'string',
+    interrupted: 'boolean',
+    durationMs: 'number',
+    requests: 'object',
+    rate: 'object',
+    latencyMs: 'object',
+    serviceTimeMs: 'object',
+    failedLatencyMs: 'object',
+    startLagMs: 'object',
+    buckets: 'object',
+    statusCodes: 'object',
+    errors: 'object',
+    traces: 'object',
+    client: 'object',
+    warnings: 'object',
+    slo: 'object',
+  };
+  assert.deepEqual(Object.keys(s).sort(), Object.keys(shape).sort());
+  for (const [key, type] of Object.entries(shape)) assert.equal(typeof s[key], type, key);
+  assert.equal(s.schema, 'load-generator.summary/v1');
+  const numbers = (o: unknown, keys: string[]): void => {
+    for (const k of keys) assert.equal(typeof (o as Record<string, unknown>)[k], 'number', k);
+  };
+  numbers(s.requests, ['total', 'sent', 'completed', 'successful', 'failed', 'late', 'dropped']);
+  numbers(s.rate, ['target', 'actual', 'send']);
+  for (const k of ['latencyMs', 'serviceTimeMs', 'failedLatencyMs']) {
+    numbers(s[k], ['count', 'min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p95', 'p99', 'p999']);
+  }
+  numbers(s.errors, ['timeout', 'refused', 'reset', '4xx', '5xx', 'otherStatus', 'other']);
+  numbers(s.traces, ['recorded', 'unique', 'duplicates', 'missing', 'mismatched']);
+  numbers(s.client, ['cpuPercent', 'cpuUserMs', 'cpuSystemMs']);
+  const buckets = s.buckets as Array<Record<string, unknown>>;
+  assert.deepEqual(buckets.map((b) => b.label), ['0-50ms', '50-100ms', '100-150ms', '150-200ms', '200-250ms', '250+ms']);
+  assert.equal(buckets.reduce((n, b) => n + (b.count as number), 0), 30);
+  const config = s.config as Record<string, unknown>;
+  assert.equal(config.model, 'open');
+  assert.equal(config.targetRate, 100);
+  assert.deepEqual(s.statusCodes, { '200': 30 });
+  const latency = s.latencyMs as Record<string, number>;
+  assert.ok(latency.p50 >= 19 && latency.p50 < 200, `p50 ${latency.p50}`);
+});
+
+test('a violated SLO exits 1 with a line naming it, and met SLOs exit 0', async () => {
+  const bad = await cli(['--url', base, '--requests', '20', '--quiet', '--slo', 'p99<1ms', '--slo', 'errors<1%', '--slo', 'rate>=100000']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /SLO violated: p99<1ms \(actual \d+(\.\d+)?ms\)/);
+  assert.match(bad.stderr, /SLO violated: rate>=100000/);
+  assert.doesNotMatch(bad.stderr, /errors<1%/);
+  assert.match(bad.stdout, /FAIL p99<1ms/);
+  const good = await cli(['--url', base, '--requests', '20', '--quiet', '--slo', 'p99<5s', '--slo', 'errors<1%', '--slo', 'rate>=1']);
+  assert.equal(good.code, 0, good.stderr);
+  assert.equal(good.stderr, '');
+});
+
+test('bad arguments exit 2 with a message naming each flag, before any request is sent', async () => {
+  const r = await cli(['--url', base, '--rate=0', '--buckets', 'x', '--slo', 'p99 below 5']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--rate must be a positive number/);
+  assert.match(r.stderr, /--buckets must be/);
+  assert.match(r.stderr, /--slo "p99 below 5"/);
+  assert.equal(r.stdout, '');
+});
+
+test('progress is printed as plain lines when the output is not a terminal', async () => {
+  const r = await cli(['--url', base, '--duration', '1.5s', '--rate', '40']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Progress: \d+ \(\d+%\) {2}[\d.]+ req\/s {2}elapsed [\d.]+s {2}failed 0$/m);
+  assert.doesNotMatch(r.stdout, /\r|\x1b\[/);
+  assert.match(r.stdout, /  Duration: 1\.5s/);
+});
