@@ -3,6 +3,7 @@
 // exporters built from the OTEL_* variables, and creates the logger. main.ts imports what it exports (the same
 // module instance), and orders the shutdown: drain HTTP first, then flush telemetry, so no answered span is lost.
 import { randomUUID } from 'node:crypto';
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -134,8 +135,9 @@ const logsEnabled = !t.disabled && t.logs.exporter !== 'none';
 
 // Export-failure warnings go through the logger, which exists only once the SDK has started.
 let warnLogger: Logger | undefined;
+// Logged outside any request context: the export runs in whichever context started the batch timer.
 const warn = (msg: string, err: unknown) =>
-  warnLogger?.warn({ err: err instanceof Error ? err.message : String(err) }, msg);
+  context.with(ROOT_CONTEXT, () => warnLogger?.warn({ err: err instanceof Error ? err.message : String(err) }, msg));
 
 const spanCounter = new SpanExportCounter(
   t.traces.exporter === 'console'
@@ -201,7 +203,12 @@ export const telemetry: TelemetryStatus = {
 export async function shutdownTelemetry(): Promise<void> {
   const s = sdk;
   sdk = undefined;
-  await s?.shutdown();
+  try {
+    await s?.shutdown();
+  } catch (err) {
+    // A Collector that is down at exit: what could not be sent is in spans_export_failed; exit cleanly anyway.
+    warn('Telemetry flush on shutdown failed', err);
+  }
 }
 
 // What the guide's Step 11 shows at start-up.

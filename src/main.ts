@@ -5,7 +5,7 @@ import { config, logger, shutdownTelemetry, telemetry } from './instrumentation.
 import { buildApp } from './app.ts';
 import { OtlpReceiver } from './receiver.ts';
 
-const receiver = config.telemetry.embeddedReceiver
+const receiver = config.telemetry.embeddedReceiver && !config.telemetry.disabled
   ? new OtlpReceiver({ ...config.receiver, print: true })
   : undefined;
 if (receiver !== undefined) {
@@ -35,12 +35,16 @@ async function shutdown(signal: string): Promise<void> {
   lifecycle.ready = false;
   logger.info({ signal }, `Received ${signal}: draining (readiness false for ${config.shutdown.delayMs} ms)`);
   if (config.shutdown.delayMs > 0) await new Promise((r) => setTimeout(r, config.shutdown.delayMs));
-  await app.close(); // waits for in-flight requests
+  // close() waits for in-flight requests; a keep-alive connection that was busy when close() began turns idle
+  // only later and would hold the server open, so idle connections are swept until it has closed.
+  const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+  await app.close();
+  clearInterval(sweep);
   await shutdownTelemetry(); // exports every span of the answered requests
   logger.info({ telemetry: telemetry.stats() }, 'Shutdown complete: requests drained, telemetry flushed');
   await receiver?.stop();
-  logger.flush();
-  process.exitCode = 0;
+  // Exit explicitly: exporters' gRPC channels and client keep-alive sockets may still hold the event loop.
+  logger.flush(() => process.exit(0));
 }
 process.once('SIGTERM', () => void shutdown('SIGTERM'));
 process.once('SIGINT', () => void shutdown('SIGINT'));
