@@ -69,6 +69,9 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   };
 
   instrumentHttp(app);
+  // JSON only: without this, Fastify's default text/plain parser would hand a string to the validator (422)
+  // where the truthful answer is 415.
+  app.removeContentTypeParser('text/plain');
 
   app.setErrorHandler((err, request, reply) => {
     const appError = toAppError(err);

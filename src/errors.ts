@@ -10,7 +10,8 @@ export interface ErrorDetail {
 export const ERRORS = {
   ERR_VALIDATION: { status: 422, message: 'Request body failed validation' },
   ERR_BATCH_TOO_LARGE: { status: 422, message: 'Batch exceeds MAX_BATCH_SIZE' },
-  ERR_BAD_JSON: { status: 400, message: 'Request body is not valid JSON' },
+  // Fastify's secure parser reports a `__proto__` or `constructor.prototype` key with the same error.
+  ERR_BAD_JSON: { status: 400, message: 'Request body is not valid JSON (or has a forbidden __proto__/constructor key)' },
   ERR_BAD_REQUEST: { status: 400, message: 'Bad request' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Content-Type must be application/json' },
   ERR_BODY_TOO_LARGE: { status: 413, message: 'Request body is larger than BODY_LIMIT_BYTES' },
@@ -58,8 +59,8 @@ export function toAppError(err: unknown): AppError {
   const mapped = e?.code !== undefined ? FASTIFY_CODES[e.code] : undefined;
   if (mapped !== undefined) return new AppError(mapped);
   if (e?.name === 'SyntaxError' && e.statusCode === 400) return new AppError('ERR_BAD_JSON');
-  // `__proto__` / `constructor.prototype` keys are refused by Fastify's secure JSON parser with a plain 400.
-  if (e?.statusCode === 400) return new AppError('ERR_BAD_REQUEST', e.message ?? ERRORS.ERR_BAD_REQUEST.message);
+  // Fixed messages only: an error's own message may echo the request.
+  if (e?.statusCode === 400) return new AppError('ERR_BAD_REQUEST');
   if (e?.statusCode === 413) return new AppError('ERR_BODY_TOO_LARGE');
   if (e?.statusCode === 415) return new AppError('ERR_UNSUPPORTED_MEDIA_TYPE');
   return new AppError('ERR_INTERNAL');
