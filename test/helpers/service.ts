@@ -2,6 +2,7 @@
 // free loopback port, with only the environment given (in an empty working directory, so no developer `.env`
 // leaks in), and waits for its "Server running on" line.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -100,4 +101,16 @@ export function fastExportEnv(grpcUrl: string): Record<string, string> {
     DEFAULT_LATENCY_MS: '5',
     LOG_LEVEL: 'info',
   };
+}
+
+/** A port that was free a moment ago on 127.0.0.1 (for a child process that must know its ports up front). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadEnvironment, parseConfig } from '../src/config.ts';
+
+test('defaults are the guide values with gRPC to the embedded receiver on 4317', () => {
+  const c = parseConfig({});
+  assert.equal(c.appEnv, 'local');
+  assert.equal(c.port, 9000);
+  assert.equal(c.model.latencyMs, 100);
+  assert.equal(c.model.jitterMs, 10);
+  assert.equal(c.model.maxBatchSize, 32);
+  assert.equal(c.model.name, 'simple-linear-demo');
+  assert.equal(c.telemetry.serviceName, 'ai-inference-service');
+  assert.equal(c.telemetry.traces.protocol, 'grpc');
+  assert.equal(c.telemetry.traces.url, 'http://127.0.0.1:4317');
+  assert.equal(c.telemetry.embeddedReceiver, true);
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.model) && Object.isFrozen(c.telemetry.traces));
+});
+
+test('an endpoint turns the embedded receiver off and http protocols get the /v1/<signal> paths', () => {
+  const c = parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318/', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/json' });
+  assert.equal(c.telemetry.embeddedReceiver, false);
+  assert.equal(c.telemetry.collectorEndpoint, 'http://otel-collector:4318/');
+  assert.equal(c.telemetry.traces.url, 'http://otel-collector:4318/v1/traces');
+  assert.equal(c.telemetry.metrics.url, 'http://otel-collector:4318/v1/metrics');
+  assert.equal(c.telemetry.logs.protocol, 'http/json');
+  assert.equal(c.telemetry.logs.url, 'http://otel-collector:4318/v1/logs');
+});
+
+test('a per-signal endpoint is used as it is', () => {
+  const c = parseConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://x:1/custom' });
+  assert.equal(c.telemetry.traces.url, 'http://x:1/custom');
+  assert.equal(c.telemetry.embeddedReceiver, false);
+});
+
+const bad: [Record<string, string>, RegExp][] = [
+  [{ API_PORT: 'abc' }, /^API_PORT="abc" is not allowed: expected an integer from 0 to 65535$/],
+  [{ API_PORT: '70000' }, /^API_PORT="70000"/],
+  [{ DEFAULT_LATENCY_MS: '-5' }, /^DEFAULT_LATENCY_MS="-5" is not allowed: expected a number >= 0$/],
+  [{ OTEL_TRACES_EXPORTER: 'zipkin' }, /^OTEL_TRACES_EXPORTER="zipkin" is not allowed: expected one of otlp, console, none$/],
+  [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'udp' }, /expected one of grpc, http\/protobuf, http\/json$/],
+  [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4317' }, /expected an http:\/\/ or https:\/\/ URL$/],
+  [{ OTEL_SDK_DISABLED: 'yes' }, /expected true or false$/],
+  [{ OTEL_TRACES_SAMPLER_ARG: '1.5' }, /^OTEL_TRACES_SAMPLER_ARG="1.5" is not allowed: expected a number from 0 to 1$/],
+  [{ MODEL_WEIGHTS: '1,x' }, /^MODEL_WEIGHTS="1,x"/],
+  [{ MAX_BATCH_SIZE: '0' }, /^MAX_BATCH_SIZE="0"/],
+  [{ OTEL_RESOURCE_ATTRIBUTES: '=x' }, /^OTEL_RESOURCE_ATTRIBUTES/],
+  [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL="loud"/],
+];
+for (const [env, message] of bad) {
+  test(`a bad value is refused with a message naming it: ${JSON.stringify(env)}`, () => {
+    assert.throws(() => parseConfig(env), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, message);
+      assert.equal(err.message.includes('\n'), false, 'one line');
+      return true;
+    });
+  });
+}
+
+test('OTEL_RESOURCE_ATTRIBUTES is parsed as percent-encoded key=value pairs', () => {
+  const c = parseConfig({ OTEL_RESOURCE_ATTRIBUTES: 'team=ml%20platform,k8s.namespace.name=ai-ml-lab-2-2' });
+  assert.deepEqual(c.telemetry.resourceAttributes, { team: 'ml platform', 'k8s.namespace.name': 'ai-ml-lab-2-2' });
+});
+
+test('.env is read when present and real environment variables win over it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'env-'));
+  writeFileSync(join(dir, '.env'), '# comment\nAPP_ENV=from-file\nZZ_TEST_ONLY_IN_FILE=1\nZZ_TEST_BOTH=file\n');
+  process.env.ZZ_TEST_BOTH = 'real';
+  try {
+    const env = loadEnvironment(dir);
+    assert.equal(env.ZZ_TEST_ONLY_IN_FILE, '1');
+    assert.equal(env.ZZ_TEST_BOTH, 'real');
+    assert.equal(parseConfig({ ...env, APP_ENV: env.APP_ENV }).appEnv, process.env.APP_ENV ?? 'from-file');
+  } finally {
+    delete process.env.ZZ_TEST_BOTH;
+    delete process.env.ZZ_TEST_ONLY_IN_FILE;
+    if (process.env.APP_ENV === 'from-file') delete process.env.APP_ENV;
+  }
+});
