@@ -179,7 +179,7 @@ if (!t.disabled) {
         ]
       : [],
     logRecordProcessors: logsEnabled ? [new BatchLogRecordProcessor({ exporter: logExporter })] : [],
-    instrumentations: metricsEnabled ? [new RuntimeNodeInstrumentation({ monitoringPrecision: 5000 })] : [],
+    instrumentations: metricsEnabled ? [new RuntimeNodeInstrumentation()] : [],
   });
   sdk.start();
 }
