@@ -114,8 +114,7 @@ class InFlight implements Dispatcher.DispatchHandler {
   controller: Dispatcher.DispatchController | null = null;
   statusCode = 0;
   headers: IncomingHttpHeaders | null = null;
-  body = '';
-  bodyBytes = 0;
+  body: Buffer | null = null;
   finished = false;
 
   constructor(run: LoadRun, slot: number, scheduledAt: number, sentAt: number, propagatedId: string | null) {
@@ -134,8 +133,9 @@ class InFlight implements Dispatcher.DispatchHandler {
     this.headers = headers;
   }
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.bodyBytes += chunk.length;
-    if (this.bodyBytes <= MAX_BODY) this.body += chunk.toString('latin1');
+    // Usually one chunk; later ones are joined only while the body is small enough to hold a trace_id worth finding.
+    if (this.body === null) this.body = chunk;
+    else if (this.body.length < MAX_BODY) this.body = Buffer.concat([this.body, chunk]);
   }
   onResponseEnd(): void {
     if (this.finished) return;

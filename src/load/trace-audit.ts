@@ -14,15 +14,25 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(v) ? v[0] : v;
 }
 
+const BODY_KEY = Buffer.from('"trace_id"');
+
 /**
  * The trace id of one response: the body's `trace_id` field first, then the W3C `traceresponse` header
- * (`00-<trace id>-<span id>-<flags>`), then `x-trace-id`. Null when none is a valid id.
+ * (`00-<trace id>-<span id>-<flags>`), then `x-trace-id`. Null when none is a valid id. A Buffer body is searched
+ * as bytes and only a small window around the field becomes a string.
  */
-export function traceIdOf(body: string, headers: IncomingHttpHeaders): string | null {
-  const at = body.indexOf('"trace_id"');
-  if (at >= 0) {
-    BODY_FIELD.lastIndex = at;
-    const m = BODY_FIELD.exec(body);
+export function traceIdOf(body: string | Buffer | null, headers: IncomingHttpHeaders): string | null {
+  let text: string | null = null;
+  if (typeof body === 'string') {
+    const at = body.indexOf('"trace_id"');
+    if (at >= 0) text = body.slice(at, at + 80);
+  } else if (body !== null) {
+    const at = body.indexOf(BODY_KEY);
+    if (at >= 0) text = body.toString('latin1', at, at + 80);
+  }
+  if (text !== null) {
+    BODY_FIELD.lastIndex = 0;
+    const m = BODY_FIELD.exec(text);
     if (m?.[1] && m[1] !== ZERO_ID) return m[1];
   }
   const tr = header(headers, 'traceresponse');

@@ -104,7 +104,8 @@ test('the trace id comes from the body first, then the traceresponse header, the
   const c = 'c'.repeat(32);
   assert.equal(traceIdOf(`{"prediction":4.0,"trace_id":"${a}"}`, { traceresponse: `00-${b}-${'1'.repeat(16)}-01` }), a);
   assert.equal(traceIdOf('{"detail":"boom"}', { traceresponse: `00-${b}-${'1'.repeat(16)}-01`, 'x-trace-id': c }), b);
-  assert.equal(traceIdOf('', { 'x-trace-id': c.toUpperCase() }), c);
+  assert.equal(traceIdOf(Buffer.from(`{"prediction":4.0,"trace_id": "${a}"}`), { 'x-trace-id': c }), a);
+  assert.equal(traceIdOf(null, { 'x-trace-id': c.toUpperCase() }), c);
   assert.equal(traceIdOf(`{"trace_id":"${'0'.repeat(32)}"}`, {}), null);
   assert.equal(traceIdOf('{"trace_id":"not-hex"}', { 'x-trace-id': 'short' }), null);
 });
