@@ -4,10 +4,11 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Config } from './config.ts';
+import { Admission } from './admission.ts';
 import { AppError, toAppError, type ErrorCode } from './errors.ts';
 import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
 import { parseBatchBody, parsePredictBody, predict } from './model.ts';
-import { ATTR, predictionLatencyMs, predictionsTotal } from './telemetry.ts';
+import { ATTR, predictionLatencyMs, predictionsTotal, requestsRejectedTotal } from './telemetry.ts';
 
 /** What the SDK bootstrap reports about itself, for /health. */
 export interface TelemetryStatus {
@@ -51,7 +52,7 @@ const batchSchema = {
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
-export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle } {
+export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle; admission: Admission } {
   const lifecycle: Lifecycle = { ready: false };
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -61,12 +62,30 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
+    // Slow clients (slowloris): Node answers 408 and closes when a whole request has not arrived in time.
+    // Fastify's handlerTimeout is not used: it costs an AbortController, a timer and a listener per request,
+    // and our handlers are bounded already (simulated latency, bounded model queue).
+    requestTimeout: config.requestTimeoutMs,
+    http: { maxHeaderSize: config.maxHeaderBytes, connectionsCheckingInterval: Math.max(100, Math.min(config.requestTimeoutMs || 30_000, 30_000) / 4) },
   });
+  const admission = new Admission(config.model.concurrency, config.model.maxQueue);
+  const overloadedAttrs = { reason: 'overloaded' };
   const model = config.model;
   const endpointAttrs = {
     predict: { [ATTR.modelName]: model.name, endpoint: '/predict' },
     batch: { [ATTR.modelName]: model.name, endpoint: '/predict/batch' },
   };
+
+  /** Runs `work` once the model has a free slot; refuses at once when the queue is full. */
+  async function admitted<T>(work: () => Promise<T>): Promise<T> {
+    const wait = admission.acquire();
+    if (wait !== undefined) await wait;
+    try {
+      return await work();
+    } finally {
+      admission.release();
+    }
+  }
 
   instrumentHttp(app);
   // JSON only: without this, Fastify's default text/plain parser would hand a string to the validator (422)
@@ -85,6 +104,10 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
       inRequestContext(request, () =>
         request.log.info({ code: appError.code, status: appError.statusCode, detail: appError.detail }, 'Request rejected'),
       );
+    }
+    if (appError.code === 'ERR_OVERLOADED') {
+      requestsRejectedTotal.add(1, overloadedAttrs);
+      reply.header('retry-after', '1');
     }
     return reply
       .code(appError.statusCode)
@@ -108,6 +131,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     service_name: config.telemetry.serviceName,
     model_name: model.name,
     version: config.version,
+    model_queue: { in_flight: admission.inFlight, queued: admission.queued, rejected: admission.rejected },
     telemetry: deps.telemetry.stats(),
   }));
 
@@ -121,7 +145,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   app.post('/predict', { schema: { response: { 200: predictionSchema } } }, async (request) => {
     const row = parsePredictBody(request.body, model);
     request.log.info('Prediction request received');
-    const result = await predict([row], model);
+    const result = await admitted(() => predict([row], model));
     predictionLatencyMs.record(result.latencyMs, endpointAttrs.predict);
     predictionsTotal.add(1, endpointAttrs.predict);
     const latency = round3(result.latencyMs);
@@ -132,7 +156,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   app.post('/predict/batch', { schema: { response: { 200: batchSchema } } }, async (request) => {
     const rows = parseBatchBody(request.body, model);
     request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
-    const result = await predict(rows, model);
+    const result = await admitted(() => predict(rows, model));
     predictionLatencyMs.record(result.latencyMs, endpointAttrs.batch);
     predictionsTotal.add(rows.length, endpointAttrs.batch);
     const latency = round3(result.latencyMs);
@@ -157,5 +181,5 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     });
   }
 
-  return { app, lifecycle };
+  return { app, lifecycle, admission };
 }

@@ -129,6 +129,10 @@ export const VARIABLES = {
   LATENCY_JITTER_MS: v('LATENCY_JITTER_MS', '', 'Jitter added to the simulated latency, ms, uniform in [-j/2, +j]; default 10 % of DEFAULT_LATENCY_MS.', finite(0)),
   MAX_BATCH_SIZE: v('MAX_BATCH_SIZE', '32', 'Most rows accepted by POST /predict/batch.', integer(1, 100_000)),
   MAX_FEATURES: v('MAX_FEATURES', '1024', 'Most features accepted in one row.', integer(1, 1_000_000)),
+  MODEL_CONCURRENCY: v('MODEL_CONCURRENCY', '256', 'Predictions the model runs at once; more wait in the queue.', integer(1, 1_000_000)),
+  MAX_QUEUE: v('MAX_QUEUE', '1024', 'Predictions waiting for the model at most; beyond, 503 with Retry-After at once.', integer(0, 10_000_000)),
+  REQUEST_TIMEOUT_MS: v('REQUEST_TIMEOUT_MS', '30000', 'Longest time to receive a whole request (headers and body), ms; slower clients get 408 and are disconnected (0 disables).', integer(0, 3_600_000)),
+  MAX_HEADER_BYTES: v('MAX_HEADER_BYTES', '16384', 'Largest accepted request header block, bytes (larger: 431, closed by Node).', integer(1024, 1024 * 1024)),
   MODEL_NAME: v('MODEL_NAME', 'simple-linear-demo', 'Model name returned in responses and telemetry.', text),
   MODEL_WEIGHTS: v('MODEL_WEIGHTS', '', 'Comma-separated weights w of prediction = w.x + b; unset means 1 for every feature (any count). When set, rows must have exactly that many features.', numberList),
   MODEL_BIAS: v('MODEL_BIAS', '0', 'Bias b of the linear model.', finite(-Number.MAX_VALUE)),
@@ -182,6 +186,8 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly bodyLimit: number;
+  readonly requestTimeoutMs: number;
+  readonly maxHeaderBytes: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly model: {
     readonly name: string;
@@ -191,6 +197,8 @@ export interface Config {
     readonly jitterMs: number;
     readonly maxBatchSize: number;
     readonly maxFeatures: number;
+    readonly concurrency: number;
+    readonly maxQueue: number;
   };
   readonly shutdown: { readonly delayMs: number; readonly timeoutMs: number };
   readonly telemetry: {
@@ -287,6 +295,8 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
     host: read(env, V.API_HOST),
     port: read(env, V.API_PORT),
     bodyLimit: read(env, V.BODY_LIMIT_BYTES),
+    requestTimeoutMs: read(env, V.REQUEST_TIMEOUT_MS),
+    maxHeaderBytes: read(env, V.MAX_HEADER_BYTES),
     logLevel: read(env, V.LOG_LEVEL),
     model: {
       name: read(env, V.MODEL_NAME),
@@ -296,6 +306,8 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
       jitterMs: jitter ?? latencyMs / 10,
       maxBatchSize: read(env, V.MAX_BATCH_SIZE),
       maxFeatures,
+      concurrency: read(env, V.MODEL_CONCURRENCY),
+      maxQueue: read(env, V.MAX_QUEUE),
     },
     shutdown: { delayMs: read(env, V.SHUTDOWN_DELAY_MS), timeoutMs: read(env, V.SHUTDOWN_TIMEOUT_MS) },
     telemetry: {

@@ -17,6 +17,7 @@ export const ERRORS = {
   ERR_BODY_TOO_LARGE: { status: 413, message: 'Request body is larger than BODY_LIMIT_BYTES' },
   ERR_NOT_FOUND: { status: 404, message: 'Not Found' },
   ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'Method Not Allowed' },
+  ERR_OVERLOADED: { status: 503, message: 'Model queue is full (MODEL_CONCURRENCY + MAX_QUEUE); retry later' },
   ERR_SHUTTING_DOWN: { status: 503, message: 'Service is shutting down' },
   ERR_INTERNAL: { status: 500, message: 'Internal Server Error' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -49,6 +49,13 @@ export const predictionsTotal = meter.createCounter('predictions_total', {
   valueType: ValueType.INT,
 });
 
+/** Requests refused before reaching the model, by reason (overloaded: the queue was full). */
+export const requestsRejectedTotal = meter.createCounter('requests_rejected_total', {
+  description: 'Prediction requests refused with 503 before reaching the model, by reason.',
+  unit: '{request}',
+  valueType: ValueType.INT,
+});
+
 /** Span names, in one place so the catalogue test and the code cannot drift apart. */
 export const SPAN = {
   preprocess: 'preprocess',

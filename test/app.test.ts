@@ -160,3 +160,56 @@ describe('the linear model', () => {
     await app.close();
   });
 });
+
+describe('admission control and limits', () => {
+  test('past MODEL_CONCURRENCY + MAX_QUEUE a request is refused at once with 503 and Retry-After', async () => {
+    const { app, admission } = make({ DEFAULT_LATENCY_MS: '300', LATENCY_JITTER_MS: '0', MODEL_CONCURRENCY: '2', MAX_QUEUE: '1' });
+    const send = () => app.inject({ method: 'POST', url: '/predict', payload: { features: [1] } });
+    const admitted = [send(), send(), send()];
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(admission.inFlight, 2);
+    assert.equal(admission.queued, 1);
+    const started = performance.now();
+    const refused = await send();
+    assert.ok(performance.now() - started < 100, 'refused without waiting for the model');
+    assert.equal(refused.statusCode, 503);
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.equal(refused.json().code, 'ERR_OVERLOADED');
+    const results = await Promise.all(admitted);
+    assert.deepEqual(results.map((r) => r.statusCode), [200, 200, 200], 'the admitted ones all complete');
+    assert.equal(admission.inFlight, 0);
+    assert.equal(admission.rejected, 1);
+    const health = (await app.inject({ url: '/health' })).json();
+    assert.deepEqual(health.model_queue, { in_flight: 0, queued: 0, rejected: 1 });
+    await app.close();
+  });
+
+  test('a client that does not finish its request within REQUEST_TIMEOUT_MS gets 408 and is disconnected', async () => {
+    const { app } = make({ REQUEST_TIMEOUT_MS: '300' });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const { port } = app.server.address() as import('node:net').AddressInfo;
+      const { connect } = await import('node:net');
+      const socket = connect(port, '127.0.0.1');
+      socket.write('POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"feat');
+      let answer = '';
+      socket.on('data', (d) => (answer += d.toString()));
+      await new Promise((resolve) => socket.on('close', resolve));
+      assert.match(answer, /^HTTP\/1\.1 408/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('a header block over MAX_HEADER_BYTES is refused with 431', async () => {
+    const { app } = make({ MAX_HEADER_BYTES: '2048' });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const { port } = app.server.address() as import('node:net').AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/health`, { headers: { 'x-big': 'a'.repeat(4096) } });
+      assert.equal(res.status, 431);
+    } finally {
+      await app.close();
+    }
+  });
+});
