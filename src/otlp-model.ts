@@ -240,3 +240,48 @@ export function logsOf(req: M): ReceivedLog[] {
   }
   return out;
 }
+
+// ---- counting without decoding -------------------------------------------------------------------------------
+// The benchmark's sink must cost far less than the service it measures: a full protobufjs decode of every span
+// costs about as much as producing it. This walks the wire format and counts the messages at a field path
+// (hand-written: protobufjs has no "count repeated fields" mode).
+
+function varint(buf: Uint8Array, pos: { i: number }): number {
+  let result = 0;
+  let shift = 0;
+  for (;;) {
+    const b = buf[pos.i++]!;
+    result += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) return result;
+    shift += 7;
+    if (shift > 63 || pos.i > buf.length) throw new Error('bad varint');
+  }
+}
+
+/** Counts the length-delimited messages found by following `path` (field numbers) from the top message. */
+export function countAtPath(buf: Uint8Array, path: readonly number[], start = 0, end = buf.length): number {
+  const pos = { i: start };
+  let count = 0;
+  while (pos.i < end) {
+    const key = varint(buf, pos);
+    const field = Math.floor(key / 8);
+    const wire = key & 7;
+    if (wire === 0) varint(buf, pos);
+    else if (wire === 1) pos.i += 8;
+    else if (wire === 5) pos.i += 4;
+    else if (wire === 2) {
+      const len = varint(buf, pos);
+      if (field === path[0]) count += path.length === 1 ? 1 : countAtPath(buf, path.slice(1), pos.i, pos.i + len);
+      pos.i += len;
+    } else throw new Error(`unsupported wire type ${wire}`);
+  }
+  if (pos.i !== end) throw new Error('truncated message');
+  return count;
+}
+
+/** Spans, metrics or log records in an encoded export request. */
+export const COUNT_PATH: Record<Signal, readonly number[]> = {
+  traces: [1, 2, 2], // resource_spans.scope_spans.spans
+  metrics: [1, 2, 2], // resource_metrics.scope_metrics.metrics
+  logs: [1, 2, 2], // resource_logs.scope_logs.log_records
+};

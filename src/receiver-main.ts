@@ -5,7 +5,8 @@ import { OtlpReceiver } from './receiver.ts';
 
 const usage = `Usage: npm run receiver -- [--host 127.0.0.1] [--grpc-port 4317] [--http-port 4318] [--health-port 13133]
                             [--verbosity detailed|normal|basic] [--count]
-  --count   counting mode: print nothing per export, keep no data, print totals every 5 s and on exit`;
+  --count   counting mode (the benchmark's sink): count spans, metrics and log records on the wire without
+            decoding them, print totals every 5 s and on exit; keeps nothing, so no trace lookup`;
 
 function port(flag: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -58,7 +59,7 @@ process.stdout.write(`${ts()}\tinfo\tStarting GRPC server\t{"endpoint": "${recei
 process.stdout.write(`${ts()}\tinfo\tStarting HTTP server\t{"endpoint": "${receiver.httpUrl.replace('http://', '')}"}\n`);
 process.stdout.write(`${ts()}\tinfo\tHealth Check state change\t{"status": "ready", "endpoint": "${receiver.healthUrl.replace('http://', '')}"}\n`);
 process.stdout.write(`${ts()}\tinfo\tEverything is ready. Begin running and processing data.\n`);
-const totals = () => JSON.stringify({ spans: receiver.counts.spans, metric_points: receiver.counts.metricPoints, log_records: receiver.counts.logRecords, rejected: receiver.counts.rejected });
+const totals = () => JSON.stringify({ spans: receiver.counts.spans, metrics: receiver.counts.metrics, log_records: receiver.counts.logRecords, rejected: receiver.counts.rejected });
 const timer = values.count ? setInterval(() => process.stdout.write(`${ts()}\tinfo\tTotals\t${totals()}\n`), 5000) : undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, async () => {

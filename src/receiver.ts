@@ -10,6 +10,8 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { formatExport } from './debug-format.ts';
 import {
+  COUNT_PATH,
+  countAtPath,
   decodeJson,
   decodeProtobuf,
   encodeResponse,
@@ -44,6 +46,9 @@ export interface ReceiverOptions {
 
 export interface ReceiverCounts {
   spans: number;
+  /** Metrics received (a metric with N data points counts once). */
+  metrics: number;
+  /** Data points received (decoding mode only). */
   metricPoints: number;
   logRecords: number;
   exports: Record<Signal, number>;
@@ -57,7 +62,7 @@ export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
   readonly metrics: ReceivedMetric[] = [];
   readonly logs: ReceivedLog[] = [];
-  readonly counts: ReceiverCounts = { spans: 0, metricPoints: 0, logRecords: 0, exports: { traces: 0, metrics: 0, logs: 0 }, rejected: 0 };
+  readonly counts: ReceiverCounts = { spans: 0, metrics: 0, metricPoints: 0, logRecords: 0, exports: { traces: 0, metrics: 0, logs: 0 }, rejected: 0 };
   /** Trace ids seen (kept even in counting mode, bounded by maxStored * 4). */
   private readonly seenTraceIds = new Set<string>();
   private grpcServer?: grpc.Server;
@@ -105,7 +110,8 @@ export class OtlpReceiver {
         {
           Export: (call: grpc.ServerUnaryCall<Buffer, Uint8Array>, callback: grpc.sendUnaryData<Uint8Array>) => {
             try {
-              this.accept(signal, decodeProtobuf(signal, call.request));
+              if (this.counting) this.count(signal, countAtPath(call.request, COUNT_PATH[signal]));
+              else this.accept(signal, decodeProtobuf(signal, call.request));
               callback(null, encodeResponse(signal));
             } catch (err) {
               this.counts.rejected++;
@@ -162,6 +168,18 @@ export class OtlpReceiver {
     return this.waitFor(() => this.seenTraceIds.has(traceId), timeoutMs, `trace ${traceId}`);
   }
 
+  /** Counting mode (print and store both off): count messages on the wire, decode nothing. */
+  private get counting(): boolean {
+    return !this.options.print && !this.options.store;
+  }
+
+  private count(signal: Signal, n: number): void {
+    this.counts.exports[signal]++;
+    if (signal === 'traces') this.counts.spans += n;
+    else if (signal === 'metrics') this.counts.metrics += n;
+    else this.counts.logRecords += n;
+  }
+
   private accept(signal: Signal, req: Record<string, unknown>): void {
     this.counts.exports[signal]++;
     if (this.options.print) this.options.write(formatExport(signal, req, this.options.verbosity));
@@ -176,6 +194,7 @@ export class OtlpReceiver {
       if (store) pushBounded(this.spans, spans, maxStored);
     } else if (signal === 'metrics') {
       const metrics = metricsOf(req);
+      this.counts.metrics += metrics.length;
       this.counts.metricPoints += metrics.reduce((n, m) => n + m.dataPoints.length, 0);
       if (store) pushBounded(this.metrics, metrics, maxStored);
     } else {
@@ -207,7 +226,8 @@ export class OtlpReceiver {
       const encoding = req.headers['content-encoding'];
       if (encoding === 'gzip') body = await gunzipAsync(body);
       else if (encoding === 'deflate') body = await inflateAsync(body);
-      this.accept(signal, isJson ? decodeJson(signal, body.toString('utf8')) : decodeProtobuf(signal, body));
+      if (this.counting && !isJson) this.count(signal, countAtPath(body, COUNT_PATH[signal]));
+      else this.accept(signal, isJson ? decodeJson(signal, body.toString('utf8')) : decodeProtobuf(signal, body));
     } catch (err) {
       this.counts.rejected++;
       const status = (err as { status?: number }).status ?? 400;
