@@ -46,10 +46,10 @@ describe('the receiver over real OTLP/HTTP', () => {
   after(() => receiver.stop());
 
   test('accepts protobuf, gzip-compressed protobuf and JSON, answering as the Collector does', async () => {
-    const proto = await fetch(`${receiver.httpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: encoded(2) });
+    const proto = await fetch(`${receiver.httpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: new Uint8Array(encoded(2)) });
     assert.equal(proto.status, 200);
     assert.equal(proto.headers.get('content-type'), 'application/x-protobuf');
-    const gz = await fetch(`${receiver.httpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, body: gzipSync(encoded(1)) });
+    const gz = await fetch(`${receiver.httpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, body: new Uint8Array(gzipSync(encoded(1))) });
     assert.equal(gz.status, 200);
     const json = await fetch(`${receiver.httpUrl}/v1/traces`, {
       method: 'POST',
