@@ -8,7 +8,7 @@ import { Admission } from './admission.ts';
 import { AppError, toAppError, type ErrorCode } from './errors.ts';
 import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
 import { parseBatchBody, parsePredictBody, predict } from './model.ts';
-import { ATTR, predictionLatencyMs, predictionsTotal, requestsRejectedTotal } from './telemetry.ts';
+import { ATTR, predictionLatencyMs, predictions, requestsRejectedTotal } from './telemetry.ts';
 
 /** What the SDK bootstrap reports about itself, for /health. */
 export interface TelemetryStatus {
@@ -147,7 +147,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     request.log.info('Prediction request received');
     const result = await admitted(() => predict([row], model));
     predictionLatencyMs.record(result.latencyMs, endpointAttrs.predict);
-    predictionsTotal.add(1, endpointAttrs.predict);
+    if (!predictions.add('/predict', 1)) predictions.create('/predict', endpointAttrs.predict, 1);
     const latency = round3(result.latencyMs);
     request.log.info({ latency_ms: latency }, `Prediction completed - latency: ${Math.round(latency)}ms`);
     return { prediction: result.predictions[0], model_name: model.name, latency_ms: latency, trace_id: request.otel.traceId };
@@ -158,7 +158,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
     const result = await admitted(() => predict(rows, model));
     predictionLatencyMs.record(result.latencyMs, endpointAttrs.batch);
-    predictionsTotal.add(rows.length, endpointAttrs.batch);
+    if (!predictions.add('/predict/batch', rows.length)) predictions.create('/predict/batch', endpointAttrs.batch, rows.length);
     const latency = round3(result.latencyMs);
     request.log.info({ latency_ms: latency, batch_size: rows.length }, `Batch prediction completed - latency: ${Math.round(latency)}ms`);
     return {

@@ -168,10 +168,21 @@ export const VARIABLES = {
   OTEL_BSP_EXPORT_TIMEOUT: v('OTEL_BSP_EXPORT_TIMEOUT', '30000', 'Batch span processor export timeout, ms.', integer(1, 3_600_000)),
   OTEL_BSP_MAX_QUEUE_SIZE: v('OTEL_BSP_MAX_QUEUE_SIZE', '2048', 'Spans buffered before new ones are dropped (and counted).', integer(1, 10_000_000)),
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE: v('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', '512', 'Most spans per export request.', integer(1, 10_000_000)),
+  OTEL_BLRP_SCHEDULE_DELAY: v('OTEL_BLRP_SCHEDULE_DELAY', '1000', 'Batch log record processor delay between exports, ms.', integer(0, 3_600_000)),
+  OTEL_BLRP_EXPORT_TIMEOUT: v('OTEL_BLRP_EXPORT_TIMEOUT', '30000', 'Batch log record processor export timeout, ms.', integer(1, 3_600_000)),
+  OTEL_BLRP_MAX_QUEUE_SIZE: v('OTEL_BLRP_MAX_QUEUE_SIZE', '2048', 'Log records buffered before new ones are dropped.', integer(1, 10_000_000)),
+  OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: v('OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '512', 'Most log records per export request.', integer(1, 10_000_000)),
 } as const;
 
 export type VariableName = keyof typeof VARIABLES;
 export const KNOWN_VARIABLES: readonly string[] = Object.keys(VARIABLES);
+
+export interface BatchConfig {
+  readonly scheduleDelayMs: number;
+  readonly exportTimeoutMs: number;
+  readonly maxQueueSize: number;
+  readonly maxExportBatchSize: number;
+}
 
 export interface SignalConfig {
   readonly exporter: SignalExporter;
@@ -215,12 +226,8 @@ export interface Config {
     readonly sampler: SamplerName;
     readonly samplerRatio: number;
     readonly exportTimeoutMs: number;
-    readonly batch: {
-      readonly scheduleDelayMs: number;
-      readonly exportTimeoutMs: number;
-      readonly maxQueueSize: number;
-      readonly maxExportBatchSize: number;
-    };
+    readonly batch: BatchConfig;
+    readonly logBatch: BatchConfig;
   };
   readonly receiver: {
     readonly host: string;
@@ -331,6 +338,12 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
         exportTimeoutMs: read(env, V.OTEL_BSP_EXPORT_TIMEOUT),
         maxQueueSize: read(env, V.OTEL_BSP_MAX_QUEUE_SIZE),
         maxExportBatchSize: read(env, V.OTEL_BSP_MAX_EXPORT_BATCH_SIZE),
+      },
+      logBatch: {
+        scheduleDelayMs: read(env, V.OTEL_BLRP_SCHEDULE_DELAY),
+        exportTimeoutMs: read(env, V.OTEL_BLRP_EXPORT_TIMEOUT),
+        maxQueueSize: read(env, V.OTEL_BLRP_MAX_QUEUE_SIZE),
+        maxExportBatchSize: read(env, V.OTEL_BLRP_MAX_EXPORT_BATCH_SIZE),
       },
     },
     receiver,

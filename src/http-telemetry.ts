@@ -14,12 +14,7 @@ import {
   type Span,
 } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  httpRequestsTotal,
-  httpServerActiveRequests,
-  httpServerRequestDuration,
-  tracer,
-} from './telemetry.ts';
+import { activeRequests, httpRequests, httpServerRequestDuration, tracer } from './telemetry.ts';
 
 export interface RequestTelemetry {
   readonly span: Span;
@@ -27,7 +22,6 @@ export interface RequestTelemetry {
   /** 32 lowercase hex: the span's trace id, or a random one when the SDK is disabled (still a unique request id). */
   readonly traceId: string;
   readonly startMs: number;
-  readonly activeAttrs: Attributes;
   ended: boolean;
 }
 
@@ -63,9 +57,8 @@ function startRequest(request: FastifyRequest, reply: FastifyReply): void {
   const sc = span.spanContext();
   let traceId = sc.traceId;
   if (traceId === INVALID_TRACE_ID) traceId = randomBytes(16).toString('hex');
-  const activeAttrs = { 'http.request.method': method, 'url.scheme': request.protocol };
-  httpServerActiveRequests.add(1, activeAttrs);
-  request.otel = { span, ctx: trace.setSpan(parent, span), traceId, startMs, activeAttrs, ended: false };
+  if (!activeRequests.add(method, 1)) activeRequests.create(method, { 'http.request.method': method, 'url.scheme': request.protocol }, 1);
+  request.otel = { span, ctx: trace.setSpan(parent, span), traceId, startMs, ended: false };
   // W3C Trace Context Level 2 response header: the caller learns the trace id of every answer, errors included.
   reply.header('traceresponse', `00-${traceId}-${sc.spanId}-0${sc.traceFlags & 1}`);
 }
@@ -87,9 +80,11 @@ function endRequest(request: FastifyRequest, statusCode: number, aborted: boolea
     t.span.setStatus({ code: SpanStatusCode.ERROR });
   }
   t.span.end();
-  httpServerActiveRequests.add(-1, t.activeAttrs);
+  activeRequests.add(method, -1);
   // Route templates only, never raw paths: unmatched requests share one "unmatched" series.
-  httpRequestsTotal.add(1, { method, endpoint: route ?? 'unmatched', status: String(statusCode) });
+  const endpoint = route ?? 'unmatched';
+  const key = `${method} ${endpoint} ${statusCode}`;
+  if (!httpRequests.add(key, 1)) httpRequests.create(key, { method, endpoint, status: String(statusCode) }, 1);
   const durationAttrs: Attributes = {
     'http.request.method': method,
     'http.response.status_code': statusCode,

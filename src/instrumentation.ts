@@ -178,7 +178,17 @@ if (!t.disabled) {
           }),
         ]
       : [],
-    logRecordProcessors: logsEnabled ? [new BatchLogRecordProcessor({ exporter: logExporter })] : [],
+    logRecordProcessors: logsEnabled
+      ? [
+          new BatchLogRecordProcessor({
+            exporter: logExporter,
+            scheduledDelayMillis: t.logBatch.scheduleDelayMs,
+            exportTimeoutMillis: t.logBatch.exportTimeoutMs,
+            maxQueueSize: t.logBatch.maxQueueSize,
+            maxExportBatchSize: t.logBatch.maxExportBatchSize,
+          }),
+        ]
+      : [],
     instrumentations: metricsEnabled ? [new RuntimeNodeInstrumentation()] : [],
   });
   sdk.start();

@@ -67,5 +67,7 @@ export function createLogger(settings: LoggerSettings): Logger {
       },
     };
   }
+  // Asynchronous but unbuffered: a line is visible (kubectl logs, tests waiting for start-up) as soon as it is
+  // written. A 4 KiB write buffer measured no faster at saturation and delayed lines indefinitely when idle.
   return pino(options, settings.destination ?? pino.destination({ sync: false }));
 }
