@@ -2,7 +2,8 @@
 // extension do, on one machine with no cluster. OTLP/gRPC (default 4317) and OTLP/HTTP protobuf and JSON (4318),
 // answered as the Collector answers; every export printed in the debug exporter's layout; health on 13133.
 // It also keeps what it received (bounded), for tests and for the load generator's trace audit:
-// POST /debug/traces/lookup {"trace_ids":[...]} -> {"received":[...],"missing":[...]} on the HTTP port.
+// POST /debug/traces/lookup {"trace_ids":[...]} -> {"received":[...],"missing":[...]} on the HTTP port, and
+// GET /debug/counts -> what has arrived so far (spans, metrics, log records, exports, rejected).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzip, inflate } from 'node:zlib';
@@ -213,6 +214,7 @@ export class OtlpReceiver {
     const path = (req.url ?? '/').split('?', 1)[0];
     const signal = ({ '/v1/traces': 'traces', '/v1/metrics': 'metrics', '/v1/logs': 'logs' } as Record<string, Signal>)[path!];
     if (path === '/debug/traces/lookup' && req.method === 'POST') return this.lookup(req, res);
+    if (path === '/debug/counts' && req.method === 'GET') return reply(res, 200, 'application/json', JSON.stringify(this.counts));
     if (signal === undefined) return reply(res, 404, 'application/json', JSON.stringify({ code: 5, message: `unknown path ${path}` }));
     if (req.method !== 'POST') return reply(res, 405, 'application/json', JSON.stringify({ code: 12, message: 'method not allowed, supported: [POST]' }));
     const type = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();

@@ -1,0 +1,341 @@
+// `npm run bench [-- --quick] [--rounds 3] [--seconds 8] [--soak 60] [--out bench.json]`
+// One run, side by side on this machine: each server pinned to core 0, our load generator (and the counting OTLP
+// receiver) on core 1, warm-up discarded, every variant several times (medians, min-max). Prints req/s, CPU
+// microseconds per request, p50/p99, RSS and spans delivered, then the targets P1-P6 with PASS/FAIL.
+// --quick is the CI smoke test: every step once and short; it asserts nothing about speed.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    soak: { type: 'string' },
+    out: { type: 'string' },
+    variants: { type: 'string' },
+    // Extra environment for our variants, to measure what a setting costs: --env LOG_LEVEL=warn,OTEL_LOGS_EXPORTER=none
+    env: { type: 'string' },
+  },
+});
+const quick = flags.quick;
+const ROUNDS = Number(flags.rounds ?? (quick ? 1 : 3));
+const SECONDS = Number(flags.seconds ?? (quick ? 2 : 8));
+const SOAK_S = Number(flags.soak ?? (quick ? 4 : 60));
+const SKIP_TARGETS = flags.variants !== undefined; // a partial run (--variants) measures, it does not judge
+const WARMUP_S = quick ? 1 : 3;
+const CONCURRENCY = 32;
+const SPANS_PER_PREDICT = 4; // server span + preprocess + inference + postprocess (the telemetry catalogue)
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+const PYTHON = '/usr/bin/python3';
+
+const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const pinned = (core: number, cmd: string, args: string[]): [string, string[]] =>
+  hasTaskset ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args];
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => res(port));
+    });
+  });
+}
+
+interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts a process and resolves once `ready` matches its output, or, given a URL, once that URL answers 200. */
+function start(core: number, cmd: string, args: string[], env: Record<string, string>, ready: RegExp | string, timeoutMs = 15_000): Promise<Proc> {
+  const [c, a] = pinned(core, cmd, args);
+  const child = spawn(c, a, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 200_000) out = out.slice(-100_000); // request logs: keep the tail only
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`${cmd} ${args.join(' ')} not ready:\n${out.slice(-2000)}`)), timeoutMs);
+    let polling = typeof ready === 'string';
+    const poll = async () => {
+      while (polling) {
+        if (await fetch(ready as string).then((r) => r.status === 200, () => false)) return check(true);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const check = (answered = false) => {
+      if (answered || (typeof ready !== 'string' && ready.test(out))) {
+        polling = false;
+        clearTimeout(timer);
+        res({
+          child,
+          pid: child.pid!,
+          output: () => out,
+          stop: async () => {
+            if (child.exitCode === null) child.kill('SIGTERM');
+            const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+            await exited;
+            clearTimeout(t);
+          },
+        });
+      }
+    };
+    if (typeof ready === 'string') void poll();
+    else {
+      child.stdout!.on('data', () => check());
+      child.stderr!.on('data', () => check());
+    }
+    void exited.then(() => {
+      polling = false;
+      clearTimeout(timer);
+      rej(new Error(`${cmd} exited before ready:\n${out.slice(-2000)}`));
+    });
+  });
+}
+
+/** The server process itself: with taskset, the child's pid is taskset's, which execs the command (same pid). */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14 and 15 of proc(5))
+}
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+interface LoadSummary {
+  requests: { successful: number; failed: number; late: number; dropped: number };
+  rate: { actual: number };
+  latencyMs: { p50: number; p99: number };
+  client: { cpuPercent: number; saturated: boolean };
+  statusCodes: Record<string, number>;
+}
+
+/** Our load generator's CLI in its own process on core 1 (asynchronous, so RSS sampling goes on meanwhile). */
+function load(url: string, extra: string[]): Promise<LoadSummary> {
+  const [c, a] = pinned(1, process.execPath, [join(ROOT, 'dist/load/cli.js'), '--url', url, '--json', '--quiet', ...extra]);
+  const child = spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((res, rej) =>
+    child.once('exit', (code) => {
+      if (code !== 0 && code !== 1) rej(new Error(`load generator failed (${code}): ${err}`));
+      else res(JSON.parse(out) as LoadSummary);
+    }),
+  );
+}
+
+function wrk(url: string, seconds: number): number | null {
+  if (spawnSync('wrk', ['--version']).error) return null;
+  const script = join(ROOT, 'scripts/peers/predict.lua');
+  const [c, a] = pinned(1, 'wrk', ['-t1', `-c${CONCURRENCY}`, `-d${seconds}s`, '-s', script, `${url}/predict`]);
+  const r = spawnSync(c, a, { encoding: 'utf8' });
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
+  return m ? Number(m[1]) : null;
+}
+
+// ---- receiver ------------------------------------------------------------------------------------------------
+const ports = { grpc: await freePort(), http: await freePort(), health: await freePort() };
+const receiver = await start(1, process.execPath, [join(ROOT, 'dist/receiver-main.js'), '--count', '--grpc-port', String(ports.grpc), '--http-port', String(ports.http), '--health-port', String(ports.health)], {}, /Everything is ready/);
+const receiverCounts = async (): Promise<{ spans: number; logRecords: number }> =>
+  (await (await fetch(`http://127.0.0.1:${ports.http}/debug/counts`)).json()) as { spans: number; logRecords: number };
+/** Waits until the receiver's span count has not moved for 1.5 s (the exporters have drained), at most 30 s. */
+async function settledSpans(): Promise<number> {
+  let last = -1;
+  let stableSince = Date.now();
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const now = (await receiverCounts()).spans;
+    if (now !== last) {
+      last = now;
+      stableSince = Date.now();
+    } else if (Date.now() - stableSince > 1500 || Date.now() > deadline) return now;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+// ---- variants ------------------------------------------------------------------------------------------------
+type VariantName = 'full' | 'disabled' | 'plain' | 'fastapi-uvloop' | 'fastapi';
+const extraEnv = Object.fromEntries((flags.env ?? '').split(',').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string]));
+const ours = (env: Record<string, string>) => async (port: number) =>
+  start(0, process.execPath, ['--import', './dist/instrumentation.js', 'dist/main.js'], { API_PORT: String(port), DEFAULT_LATENCY_MS: '0', LOG_LEVEL: 'info', ...env, ...extraEnv }, `http://127.0.0.1:${port}/readyz`);
+const fastapiAvailable = spawnSync(PYTHON, ['-c', 'import fastapi, uvicorn, uvloop, httptools']).status === 0;
+const uvicorn = (loop: string, http: string) => async (port: number) =>
+  start(0, PYTHON, ['-m', 'uvicorn', '--app-dir', 'scripts/peers', 'fastapi_app:app', '--host', '127.0.0.1', '--port', String(port), '--loop', loop, '--http', http, '--no-access-log', '--log-level', 'warning'], {}, `http://127.0.0.1:${port}/readyz`);
+const VARIANTS: Record<VariantName, { label: string; start: (port: number) => Promise<Proc>; available: boolean }> = {
+  full: { label: 'ours, full telemetry (OTLP gRPC, 100 % sampled, logs exported)', start: ours({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ports.grpc}` }), available: true },
+  disabled: { label: 'ours, OTEL_SDK_DISABLED=true', start: ours({ OTEL_SDK_DISABLED: 'true' }), available: true },
+  plain: { label: 'plain node:http, same JSON work, no telemetry', start: async (port) => start(0, process.execPath, ['scripts/peers/plain-server.ts', String(port)], {}, `http://127.0.0.1:${port}/readyz`), available: true },
+  'fastapi-uvloop': { label: 'FastAPI + uvicorn (uvloop, httptools), no telemetry', start: uvicorn('uvloop', 'httptools'), available: fastapiAvailable },
+  fastapi: { label: 'FastAPI + uvicorn (asyncio, h11), no telemetry', start: uvicorn('asyncio', 'h11'), available: fastapiAvailable },
+};
+const selected = (flags.variants?.split(',') ?? Object.keys(VARIANTS)) as VariantName[];
+
+interface Sample {
+  rps: number;
+  cpuUsPerReq: number;
+  p50: number;
+  p99: number;
+  rssMb: number;
+  failed: number;
+  delivered?: number;
+  wrkRps?: number | null;
+  clientSaturated: boolean;
+}
+const samples = new Map<VariantName, Sample[]>();
+
+async function measure(name: VariantName, round: number): Promise<void> {
+  const port = await freePort();
+  const server = await VARIANTS[name].start(port);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await load(url, ['--duration', `${WARMUP_S}s`, '--concurrency', String(CONCURRENCY)]);
+    if (name === 'full') await settledSpans();
+    const spansBefore = (await receiverCounts()).spans;
+    const cpuBefore = cpuTicks(server.pid);
+    const s = await load(url, ['--duration', `${SECONDS}s`, '--concurrency', String(CONCURRENCY)]);
+    const cpuUs = ((cpuTicks(server.pid) - cpuBefore) / CLK_TCK) * 1e6;
+    const sample: Sample = {
+      rps: s.rate.actual,
+      cpuUsPerReq: cpuUs / Math.max(1, s.requests.successful),
+      p50: s.latencyMs.p50,
+      p99: s.latencyMs.p99,
+      rssMb: rssMb(server.pid),
+      failed: s.requests.failed,
+      clientSaturated: s.client.saturated,
+    };
+    if (name === 'full') sample.delivered = (await settledSpans() - spansBefore) / (SPANS_PER_PREDICT * s.requests.successful);
+    if (round === 0) sample.wrkRps = wrk(url, Math.max(2, Math.round(SECONDS / 2)));
+    samples.set(name, [...(samples.get(name) ?? []), sample]);
+    process.stderr.write(`  round ${round + 1} ${name}: ${Math.round(sample.rps)} req/s, ${sample.cpuUsPerReq.toFixed(1)} us CPU/req${sample.delivered !== undefined ? `, spans delivered ${(sample.delivered * 100).toFixed(2)} %` : ''}\n`);
+  } finally {
+    await server.stop();
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+const row = (name: VariantName) => {
+  const s = samples.get(name);
+  if (!s) return `| ${VARIANTS[name].label} | skipped: ${VARIANTS[name].available ? 'not selected' : `needs Debian's python3-fastapi python3-uvicorn python3-uvloop python3-httptools`} | | | | | | |`;
+  const rps = s.map((x) => x.rps);
+  const wrkRps = s.find((x) => x.wrkRps)?.wrkRps;
+  const delivered = s.filter((x) => x.delivered !== undefined).map((x) => x.delivered!);
+  return `| ${VARIANTS[name].label} | ${fmt(median(rps))} (${fmt(Math.min(...rps))}-${fmt(Math.max(...rps))}) | ${wrkRps ? fmt(wrkRps) : '-'} | ${fmt(median(s.map((x) => x.cpuUsPerReq)), 1)} | ${fmt(median(s.map((x) => x.p50)), 2)} / ${fmt(median(s.map((x) => x.p99)), 2)} | ${fmt(median(s.map((x) => x.rssMb)))} | ${delivered.length ? `${fmt(Math.min(...delivered) * 100, 2)} %` : '-'} | ${s.reduce((n, x) => n + x.failed, 0)} |`;
+};
+
+try {
+  process.stderr.write(`bench: ${ROUNDS} round(s) x ${SECONDS} s, warm-up ${WARMUP_S} s, ${CONCURRENCY} connections, taskset ${hasTaskset ? 'on' : 'off (not installed)'}\n`);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of selected) if (VARIANTS[name].available) await measure(name, round);
+  }
+
+  if (SKIP_TARGETS) {
+    console.log(['| variant | req/s median (min-max) | wrk req/s | CPU us/req | p50 / p99 ms | RSS MB | spans delivered | failed |', '|---|---|---|---|---|---|---|---|', ...selected.map(row)].join('\n'));
+    console.log(`(partial run: --variants ${flags.variants}${flags.env ? `, --env ${flags.env}` : ''}; no targets judged)`);
+  } else {
+  // P4: added latency at a fixed 1,000 req/s (open model), full telemetry vs disabled.
+  const p4: Record<string, number> = {};
+  for (const name of ['full', 'disabled'] as const) {
+    const port = await freePort();
+    const server = await VARIANTS[name].start(port);
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await load(url, ['--duration', `${WARMUP_S}s`, '--rate', '1000', '--concurrency', '64']);
+      const s = await load(url, ['--duration', `${quick ? 2 : Math.max(SECONDS, 10)}s`, '--rate', '1000', '--concurrency', '64']);
+      p4[name] = s.latencyMs.p99;
+    } finally {
+      await server.stop();
+    }
+  }
+
+  // P5: RSS over a long run at saturation with full telemetry; flat means the second half does not climb.
+  const rssTrace: number[] = [];
+  {
+    const port = await freePort();
+    const server = await VARIANTS.full.start(port);
+    const timer = setInterval(() => rssTrace.push(rssMb(server.pid)), 1000);
+    try {
+      await load(`http://127.0.0.1:${port}`, ['--duration', `${SOAK_S}s`, '--concurrency', String(CONCURRENCY)]);
+    } finally {
+      clearInterval(timer);
+      await server.stop();
+    }
+  }
+
+  // P6: from spawn to readiness true (GET /readyz answers 200), median of 3.
+  const readyMs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const port = await freePort();
+    const t0 = performance.now();
+    const [c, a] = pinned(0, process.execPath, ['--import', './dist/instrumentation.js', 'dist/main.js']);
+    const child = spawn(c, a, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', API_PORT: String(port), OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ports.grpc}` }, stdio: 'ignore' });
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+      if (ok) break;
+      if (performance.now() - t0 > 10_000) throw new Error('not ready within 10 s');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    readyMs.push(performance.now() - t0);
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+
+  // ---- report --------------------------------------------------------------------------------------------------
+  const lines = [
+    `Machine: ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores, Node ${process.version}, ${new Date().toISOString()}; server on core 0, load generator and receiver on core 1${hasTaskset ? '' : ' (taskset missing: not pinned)'}.`,
+    `${ROUNDS} round(s) of ${SECONDS} s per variant after ${WARMUP_S} s of warm-up, closed model, ${CONCURRENCY} connections, POST /predict {"features":[0.5,1.5,2.0]}, no simulated latency.`,
+    '',
+    '| variant | req/s median (min-max) | wrk req/s | CPU us/req | p50 / p99 ms | RSS MB | spans delivered | failed |',
+    '|---|---|---|---|---|---|---|---|',
+    ...selected.map(row),
+    '',
+  ];
+  const med = (n: VariantName) => median((samples.get(n) ?? []).map((x) => x.rps));
+  const targets: [string, string, boolean | null][] = [];
+  const p1 = med('full') / med('disabled');
+  targets.push(['P1', `full telemetry / SDK disabled throughput = ${p1.toFixed(2)}x (target >= 0.5x)`, p1 >= 0.5]);
+  const delivered = (samples.get('full') ?? []).map((x) => x.delivered ?? 0);
+  const minDelivered = delivered.length ? Math.min(...delivered) : 0;
+  targets.push(['P2', `spans of answered requests delivered at saturation = ${(minDelivered * 100).toFixed(2)} % (worst round; target >= 99.9 %)`, minDelivered >= 0.999]);
+  if (samples.has('fastapi-uvloop')) {
+    const p3 = med('full') / med('fastapi-uvloop');
+    targets.push(['P3', `full telemetry / FastAPI+uvicorn(uvloop, httptools) throughput = ${p3.toFixed(2)}x (target >= 2x)`, p3 >= 2]);
+  } else targets.push(['P3', 'skipped: FastAPI peers not installed (apt-get install python3-fastapi python3-uvicorn python3-uvloop python3-httptools)', null]);
+  const p4diff = (p4.full ?? NaN) - (p4.disabled ?? NaN);
+  targets.push(['P4', `p99 at 1,000 req/s: full ${fmt(p4.full ?? NaN, 2)} ms, disabled ${fmt(p4.disabled ?? NaN, 2)} ms, difference ${fmt(p4diff, 2)} ms (target < 1 ms)`, p4diff < 1]);
+  const half = rssTrace.slice(Math.floor(rssTrace.length / 2));
+  const maxRss = Math.max(...rssTrace);
+  const growth = half.length > 1 ? half[half.length - 1]! - half[0]! : 0;
+  targets.push(['P5', `RSS over ${SOAK_S} s at saturation: max ${fmt(maxRss)} MB, second half ${fmt(half[0] ?? NaN)} -> ${fmt(half[half.length - 1] ?? NaN)} MB (target < 200 MB and flat: growth < 10 %)`, maxRss < 200 && growth < 0.1 * (half[0] ?? 1)]);
+  const ready = median(readyMs);
+  targets.push(['P6', `ready ${fmt(ready)} ms after spawn (median of 3; target < 1,500 ms)`, ready < 1500]);
+  for (const [id, text, ok] of targets) lines.push(`${id} ${ok === null ? 'SKIP' : ok ? 'PASS' : 'FAIL'}  ${text}`);
+  if (quick) lines.push('', '(--quick: one short round; the figures are a smoke test, not a measurement)');
+  const report = lines.join('\n');
+  console.log(report);
+  if (flags.out) writeFileSync(flags.out, JSON.stringify({ samples: Object.fromEntries(samples), p4, rssTrace, readyMs, report }, null, 2));
+  }
+} finally {
+  await receiver.stop();
+}
