@@ -1,7 +1,7 @@
 // The model: a real linear model, prediction = w.x + b, behind a simulated latency, in three traced stages.
 // Input validation lives here too, because what is valid depends on the model (feature count, weights).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SpanStatusCode, type Span } from '@opentelemetry/api';
+import { context, SpanStatusCode, type Attributes, type Context } from '@opentelemetry/api';
 import type { Config } from './config.ts';
 import { AppError, validationError } from './errors.ts';
 import { ATTR, SPAN, tracer } from './telemetry.ts';
@@ -81,18 +81,32 @@ export function simulatedLatencyMs(model: ModelConfig, random: () => number = Ma
   return Math.max(0, model.latencyMs + model.jitterMs * (random() * 1.5 - 0.5));
 }
 
-function stage<T>(name: string, attributes: Record<string, string | number>, fn: (span: Span) => T): T {
-  return tracer.startActiveSpan(name, { attributes }, (span) => {
-    try {
-      return fn(span);
-    } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw err;
-    } finally {
-      span.end();
+/**
+ * Runs `fn` (sync or async) as a child span of `parent`: the demo's error recipe, exception and ERROR status on
+ * failure, end() either way. The stage spans are not made active: nothing inside them creates spans or logs,
+ * and entering a context costs an AsyncLocalStorage switch per stage.
+ */
+function stage<T>(name: string, attributes: Attributes, parent: Context, fn: () => T): T {
+  const span = tracer.startSpan(name, { attributes }, parent);
+  const fail = (err: unknown): never => {
+    span.recordException(err as Error);
+    span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+    throw err;
+  };
+  try {
+    const result = fn();
+    if (result instanceof Promise) {
+      return result.then((value: unknown) => {
+        span.end();
+        return value;
+      }, fail) as T;
     }
-  });
+    span.end();
+    return result;
+  } catch (err) {
+    return fail(err);
+  }
 }
 
 export interface PredictionResult {
@@ -107,25 +121,15 @@ export interface PredictionResult {
  */
 export async function predict(rows: Row[], model: ModelConfig): Promise<PredictionResult> {
   const started = performance.now();
+  const parent = context.active();
   const attrs = { [ATTR.modelName]: model.name, [ATTR.batchSize]: rows.length, [ATTR.featureCount]: rows[0]!.length };
-  const inputs = stage(SPAN.preprocess, attrs, () => rows.map((r) => Float64Array.from(r)));
+  const inputs = stage(SPAN.preprocess, attrs, parent, () => rows.map((r) => Float64Array.from(r)));
   const delay = simulatedLatencyMs(model);
-  const raw = await tracer.startActiveSpan(
-    SPAN.inference,
-    { attributes: { ...attrs, [ATTR.simulatedLatencyMs]: Math.round(delay * 1000) / 1000 } },
-    async (span) => {
-      try {
-        if (delay > 0) await sleep(delay);
-        return inputs.map((x) => linear(x, model));
-      } catch (err) {
-        span.recordException(err as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-        throw err;
-      } finally {
-        span.end();
-      }
-    },
-  );
-  const predictions = stage(SPAN.postprocess, attrs, () => raw.map((p) => Math.round(p * 1e6) / 1e6));
+  const inferenceAttrs = { ...attrs, [ATTR.simulatedLatencyMs]: Math.round(delay * 1000) / 1000 };
+  const raw = await stage(SPAN.inference, inferenceAttrs, parent, async () => {
+    if (delay > 0) await sleep(delay);
+    return inputs.map((x) => linear(x, model));
+  });
+  const predictions = stage(SPAN.postprocess, attrs, parent, () => raw.map((p) => Math.round(p * 1e6) / 1e6));
   return { predictions, latencyMs: performance.now() - started };
 }

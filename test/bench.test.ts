@@ -1,0 +1,22 @@
+// Smoke test of `npm run bench -- --quick`: every step runs and the report has its table and the six targets.
+// It asserts nothing about speed (CI machines are noisy); the measurement is `npm run bench` (docs/PERFORMANCE.md).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { ROOT } from './helpers/service.ts';
+
+test('the benchmark runs every variant and step in quick mode and reports P1 to P6', { timeout: 240_000 }, async () => {
+  const child = spawn(process.execPath, ['scripts/bench.ts', '--quick'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise((r) => child.once('exit', r));
+  assert.equal(code, 0, `bench failed:\n${err}\n${out}`);
+  assert.match(out, /\| ours, full telemetry .* \| [\d,]+ \(/);
+  assert.match(out, /\| ours, OTEL_SDK_DISABLED=true \| [\d,]+ \(/);
+  assert.match(out, /\| plain node:http, same JSON work, no telemetry \| [\d,]+ \(/);
+  for (const id of ['P1', 'P2', 'P3', 'P4', 'P5', 'P6']) assert.match(out, new RegExp(`^${id} (PASS|FAIL|SKIP)  `, 'm'), `${id} reported`);
+  // Spans were really exported and counted: the delivered column is a percentage, not a dash.
+  assert.match(out, /\| ours, full telemetry .*\| \d+\.\d+ % \| 0 \|$/m);
+});
