@@ -25,8 +25,20 @@ const SPANS_PER_PREDICTION = 4; // server span + preprocess, inference, postproc
 const startService = (env: Record<string, string>): Promise<RunningService> =>
   startAt(env, process.env.RELIABILITY_SERVICE_ROOT ? { root: process.env.RELIABILITY_SERVICE_ROOT } : {});
 
+/** Notes an exit that nobody asked for (a crash, or a signal from outside), with the service's last log lines. */
+function watchExit(svc: RunningService): { expected(): void; unexpected(): string | null } {
+  let expected = false;
+  let unexpected: string | null = null;
+  void svc.exited.then((code) => {
+    if (!expected) unexpected = `exit ${code} (signal ${svc.proc.signalCode}) during the run; last lines:\n${svc.logs().split('\n').slice(-6).join('\n')}`;
+  });
+  return { expected: () => (expected = true), unexpected: () => unexpected };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // 1. Collector outage during an open-model run
+
+export const OUTAGE_SPAN_QUEUE = 2048; // OTEL_BSP_MAX_QUEUE_SIZE for this scenario (the specification's default)
 
 export interface OutageOptions {
   rate: number;
@@ -52,6 +64,8 @@ export interface OutageResult {
   spansReceived: number;
   /** Every metric name the receivers got (to look for an exported count of lost spans). */
   metricNames: string[];
+  /** Set when the service exited before the scenario stopped it. */
+  unexpectedExit: string | null;
   final: TelemetryCounters | null;
   exitCode: number | null;
   figure: string;
@@ -65,7 +79,9 @@ export async function runOutage(o: OutageOptions): Promise<OutageResult> {
   let second: OtlpReceiver | undefined;
   let svc: RunningService | undefined;
   try {
-    svc = await startService({ ...fastExportEnv(first.grpcUrl), DEFAULT_LATENCY_MS: String(o.latencyMs) });
+    // The span queue is set explicitly: it is the bound on span memory while the Collector is away.
+    svc = await startService({ ...fastExportEnv(first.grpcUrl), DEFAULT_LATENCY_MS: String(o.latencyMs), OTEL_BSP_MAX_QUEUE_SIZE: String(OUTAGE_SPAN_QUEUE) });
+    const watch = watchExit(svc);
     const concurrency = Math.max(64, Math.ceil(o.rate));
     await runLoad(loadOptions(svc.url, { rate: o.rate, concurrency, durationMs: 1_000 })); // warm-up, discarded
     let rss = new RssSampler(svc.proc.pid!);
@@ -88,6 +104,8 @@ export async function runOutage(o: OutageOptions): Promise<OutageResult> {
     const rssOutagePeakMiB = rss.stop().peak();
     const resumeAfterMs = await resumed;
 
+    const unexpectedExit = watch.unexpected();
+    watch.expected();
     const exitCode = await svc.stop();
     const final = finalTelemetry(svc);
     const received = new Set([...first.traceIds(), ...second.traceIds()]);
@@ -101,7 +119,8 @@ export async function runOutage(o: OutageOptions): Promise<OutageResult> {
       `RSS peak ${rssOutagePeakMiB.toFixed(0)} MiB vs ${rssBaselinePeakMiB.toFixed(0)} MiB; export resumed ${resumeAfterMs} ms after restart; ` +
       `traces ${tracesDelivered}/${ids.length} delivered, ${ids.length - tracesDelivered} missing; ` +
       `spans ended ${final?.spans_ended} = exported ${final?.spans_exported} + failed ${final?.spans_export_failed} + dropped ${final?.spans_queued_or_dropped}; ` +
-      `receiver got ${spansReceived}, so ${lost} lost, all counted (failed+dropped = ${final === null ? '?' : final.spans_export_failed + final.spans_queued_or_dropped}); exit ${exitCode}`;
+      `receiver got ${spansReceived}, so ${lost} lost, all counted (failed+dropped = ${final === null ? '?' : final.spans_export_failed + final.spans_queued_or_dropped}); exit ${exitCode}` +
+      (unexpectedExit === null ? '' : `; UNEXPECTED ${unexpectedExit}`);
     return {
       baseline,
       outage,
@@ -113,6 +132,7 @@ export async function runOutage(o: OutageOptions): Promise<OutageResult> {
       tracesMissing: ids.length - tracesDelivered,
       spansReceived,
       metricNames: [...new Set([...first.metrics, ...second.metrics].map((m) => m.name))].sort(),
+      unexpectedExit,
       final,
       exitCode,
       figure,

@@ -13,6 +13,7 @@ describe('a Collector outage during an open-model run (200 req/s, 15 s, receiver
   });
 
   test('no request fails, with or without the Collector', () => {
+    assert.equal(r.unexpectedExit, null);
     assert.equal(r.baseline.failed, 0, JSON.stringify(r.baseline.errors));
     assert.equal(r.outage.failed, 0, JSON.stringify({ statuses: r.outage.statuses, errors: r.outage.errors }));
     assert.deepEqual(Object.keys(r.outage.statuses), ['200']);
