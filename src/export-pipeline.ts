@@ -12,12 +12,29 @@ import { BatchLogRecordProcessor, type LogRecordExporter, type LogRecordProcesso
 import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { BatchConfig } from './config.ts';
 
-/** Export counts of one signal, read by /health and the shutdown summary. */
+/** Export counts of one signal, read by /health, the export metric and the shutdown summary. */
 export interface ExportCounts {
   /** Items handed to the processors (sampled spans that ended, log records emitted). */
   ended: number;
   exported: number;
   failed: number;
+  /** Handed to the exporter, answer not back yet. */
+  inFlight: number;
+}
+
+export interface ExportStatus extends ExportCounts {
+  queued: number;
+  /** Refused by a full queue (OTEL_BSP_MAX_QUEUE_SIZE / OTEL_BLRP_MAX_QUEUE_SIZE): what is neither sent nor waiting. */
+  dropped: number;
+}
+
+// The batch processors keep their queue in a private array (`_finishedSpans`, `_finishedLogRecords`) and count
+// drops only into a debug message; reading the queue length makes the drop count exact rather than estimated.
+const queueLength = (processor: object, field: string): number =>
+  ((processor as Record<string, unknown[] | undefined>)[field]?.length ?? 0);
+
+function status(counts: ExportCounts, queued: number): ExportStatus {
+  return { ...counts, queued, dropped: Math.max(0, counts.ended - counts.exported - counts.failed - counts.inFlight - queued) };
 }
 
 type Exporter<T> = {
@@ -44,7 +61,9 @@ class CountingExporter<T> {
     this.warn = warn;
   }
   export(items: T[], done: (result: ExportResult) => void): void {
+    this.counts.inFlight += items.length;
     this.inner.export(items, (result) => {
+      this.counts.inFlight -= items.length;
       if (result.code === ExportResultCode.SUCCESS) this.counts.exported += items.length;
       else {
         this.counts.failed += items.length;
@@ -82,12 +101,15 @@ const all = async (ps: { forceFlush(): Promise<void> }[] | { shutdown(): Promise
 
 /** `shards` batch span processors sharing one counting exporter; sampled spans dealt round-robin. */
 export class ShardedSpanProcessor implements SpanProcessor {
-  readonly counts: ExportCounts = { ended: 0, exported: 0, failed: 0 };
+  readonly counts: ExportCounts = { ended: 0, exported: 0, failed: 0, inFlight: 0 };
   private readonly shards: BatchSpanProcessor[];
   private next = 0;
   constructor(exporter: SpanExporter, config: BatchConfig, shards: number, warn: (msg: string, err: unknown) => void) {
     const counting = new CountingExporter<ReadableSpan>(exporter, this.counts, 'span', warn);
     this.shards = Array.from({ length: shards }, () => new BatchSpanProcessor({ exporter: counting as SpanExporter, ...batchOptions(config, shards) }));
+  }
+  status(): ExportStatus {
+    return status(this.counts, this.shards.reduce((n, p) => n + queueLength(p, '_finishedSpans'), 0));
   }
   onStart(_span: Span, _parentContext: Context): void {}
   onEnd(span: ReadableSpan): void {
@@ -106,12 +128,15 @@ export class ShardedSpanProcessor implements SpanProcessor {
 
 /** The same for log records. */
 export class ShardedLogRecordProcessor implements LogRecordProcessor {
-  readonly counts: ExportCounts = { ended: 0, exported: 0, failed: 0 };
+  readonly counts: ExportCounts = { ended: 0, exported: 0, failed: 0, inFlight: 0 };
   private readonly shards: BatchLogRecordProcessor[];
   private next = 0;
   constructor(exporter: LogRecordExporter, config: BatchConfig, shards: number, warn: (msg: string, err: unknown) => void) {
     const counting = new CountingExporter<ReadableLogRecord>(exporter, this.counts, 'log record', warn);
     this.shards = Array.from({ length: shards }, () => new BatchLogRecordProcessor({ exporter: counting as LogRecordExporter, ...batchOptions(config, shards) }));
+  }
+  status(): ExportStatus {
+    return status(this.counts, this.shards.reduce((n, p) => n + queueLength(p, '_finishedLogRecords'), 0));
   }
   onEmit(record: ReadWriteLogRecord, _context?: Context): void {
     this.counts.ended++;

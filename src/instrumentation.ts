@@ -3,7 +3,7 @@
 // exporters built from the OTEL_* variables, and creates the logger. main.ts imports what it exports (the same
 // module instance), and orders the shutdown: drain HTTP first, then flush telemetry, so no answered span is lost.
 import { randomUUID } from 'node:crypto';
-import { context, ROOT_CONTEXT } from '@opentelemetry/api';
+import { context, metrics, ROOT_CONTEXT, ValueType } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -34,7 +34,8 @@ import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runti
 import type { Logger } from 'pino';
 import type { TelemetryStatus } from './app.ts';
 import { ConfigError, loadEnvironment, parseConfig, type Config, type SignalConfig } from './config.ts';
-import { ShardedLogRecordProcessor, ShardedSpanProcessor } from './export-pipeline.ts';
+import { ShardedLogRecordProcessor, ShardedSpanProcessor, type ExportStatus } from './export-pipeline.ts';
+import { SCOPE_NAME, SCOPE_VERSION } from './scope.ts';
 import { createLogger } from './logger.ts';
 import packageJson from '../package.json' with { type: 'json' };
 
@@ -113,20 +114,21 @@ let sdk: NodeSDK | undefined;
 let spans: ShardedSpanProcessor | undefined;
 let logRecords: ShardedLogRecordProcessor | undefined;
 if (!t.disabled) {
-  const spanExporter: SpanExporter =
+  // Exporters only for the signals that are on: an OTLP exporter opens its channel when first used, not before.
+  const spanExporter = (): SpanExporter =>
     t.traces.exporter === 'console'
       ? new ConsoleSpanExporter()
       : otlpExporter<SpanExporter>(t.traces, t.exportTimeoutMs, { grpc: TraceGrpc, proto: TraceProto, json: TraceJson });
-  const metricExporter: PushMetricExporter =
+  const metricExporter = (): PushMetricExporter =>
     t.metrics.exporter === 'console'
       ? new ConsoleMetricExporter()
       : otlpExporter<PushMetricExporter>(t.metrics, t.exportTimeoutMs, { grpc: MetricGrpc, proto: MetricProto, json: MetricJson });
-  const logExporter: LogRecordExporter =
+  const logExporter = (): LogRecordExporter =>
     t.logs.exporter === 'console'
       ? new ConsoleLogRecordExporter()
       : otlpExporter<LogRecordExporter>(t.logs, t.exportTimeoutMs, { grpc: LogGrpc, proto: LogProto, json: LogJson });
-  if (tracingEnabled) spans = new ShardedSpanProcessor(spanExporter, t.batch, t.exportConcurrency, warn);
-  if (logsEnabled) logRecords = new ShardedLogRecordProcessor(logExporter, t.logBatch, t.exportConcurrency, warn);
+  if (tracingEnabled) spans = new ShardedSpanProcessor(spanExporter(), t.batch, t.exportConcurrency, warn);
+  if (logsEnabled) logRecords = new ShardedLogRecordProcessor(logExporter(), t.logBatch, t.exportConcurrency, warn);
   sdk = new NodeSDK({
     autoDetectResources: false,
     resource: defaultResource().merge(
@@ -143,7 +145,7 @@ if (!t.disabled) {
     metricReaders: metricsEnabled
       ? [
           new PeriodicExportingMetricReader({
-            exporter: metricExporter,
+            exporter: metricExporter(),
             exportIntervalMillis: t.metrics.intervalMs,
             exportTimeoutMillis: Math.min(t.metrics.timeoutMs, t.metrics.intervalMs),
           }),
@@ -155,6 +157,26 @@ if (!t.disabled) {
   sdk.start();
 }
 
+const NO_EXPORT: ExportStatus = { ended: 0, exported: 0, failed: 0, inFlight: 0, queued: 0, dropped: 0 };
+
+// Nothing lost silently: what the export pipeline delivered, failed to deliver or dropped, as a metric too.
+if (metricsEnabled) {
+  metrics
+    .getMeter(SCOPE_NAME, SCOPE_VERSION)
+    .createObservableCounter('telemetry_export_items_total', {
+      description: 'Spans and log records by export outcome: exported, failed (the Collector refused or was unreachable) or dropped (queue full).',
+      unit: '{item}',
+      valueType: ValueType.INT,
+    })
+    .addCallback((result) => {
+      for (const [signal, processor] of [['spans', spans], ['log_records', logRecords]] as const) {
+        if (processor === undefined) continue;
+        const st = processor.status();
+        for (const outcome of ['exported', 'failed', 'dropped'] as const) result.observe(st[outcome], { signal, outcome });
+      }
+    });
+}
+
 export const logger: Logger = createLogger({ level: config.logLevel, exportLogs: logsEnabled });
 warnLogger = logger;
 
@@ -163,18 +185,19 @@ export const telemetry: TelemetryStatus = {
   metricsEnabled,
   logsEnabled,
   stats: () => {
-    const s = spans?.counts ?? { ended: 0, exported: 0, failed: 0 };
-    const l = logRecords?.counts ?? { ended: 0, exported: 0, failed: 0 };
+    const s = spans?.status() ?? NO_EXPORT;
+    const l = logRecords?.status() ?? NO_EXPORT;
     return {
       spans_ended: s.ended,
       spans_exported: s.exported,
       spans_export_failed: s.failed,
-      // Still queued, or dropped because the queue was full (OTEL_BSP_MAX_QUEUE_SIZE); 0 once flushed without loss.
-      spans_queued_or_dropped: s.ended - s.exported - s.failed,
+      spans_queued: s.queued + s.inFlight,
+      spans_dropped: s.dropped,
       log_records_emitted: l.ended,
       log_records_exported: l.exported,
       log_records_export_failed: l.failed,
-      log_records_queued_or_dropped: l.ended - l.exported - l.failed,
+      log_records_queued: l.queued + l.inFlight,
+      log_records_dropped: l.dropped,
     };
   },
 };

@@ -79,6 +79,12 @@ describe('the service exporting to a receiver over OTLP/gRPC', () => {
     );
     assert.equal(new Set(ids).size, 100);
     await receiver.waitFor(() => ids.every((id) => receiver.traceIds().has(id)), 15_000, 'all 100 traces');
+    const wanted = new Set(ids);
+    await receiver.waitFor(() => receiver.spans.filter((s) => wanted.has(s.traceId)).length === 400, 15_000, 'all 400 spans');
+    const stats = (await (await fetch(`${svc.url}/health`)).json()).telemetry;
+    assert.equal(stats.spans_dropped, 0);
+    assert.equal(stats.log_records_dropped, 0);
+    assert.ok(stats.spans_exported >= 400, 'the four spans of each request counted as exported');
   });
 
   test('a rejected request is traced with its error code and still carries a trace id', async () => {

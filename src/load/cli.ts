@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { aggregate } from './aggregate.ts';
 import { USAGE, parseCli, type CliOptions, type LoadOptions } from './args.ts';
-import { LoadRun, createPool } from './engine.ts';
+import { LoadRun, closeConnections, createConnections } from './engine.ts';
 import {
   formatConfiguration,
   formatJson,
@@ -50,7 +50,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
   const tty = report.isTTY === true;
   if (!cli.json) io.stdout.write(formatConfiguration(cli));
 
-  const pool = createPool(cli.load);
+  const connections = createConnections(cli.load);
   let current: LoadRun | null = null;
   let interrupts = 0;
   const onSigint = (): void => {
@@ -64,12 +64,12 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
     const warm = warmupOptions(cli);
     if (warm !== null) {
       if (!cli.quiet) report.write('Warming up (not measured)...\n');
-      current = new LoadRun(warm, pool).start();
+      current = new LoadRun(warm, connections).start();
       await current.result;
       if (interrupts > 0) return 130;
     }
 
-    current = new LoadRun(cli.load, pool);
+    current = new LoadRun(cli.load, connections);
     let lastPlain = 0;
     if (!cli.quiet) {
       current.on('progress', (p) => {
@@ -103,7 +103,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
     return violations.length > 0 ? 1 : 0;
   } finally {
     process.off('SIGINT', onSigint);
-    await pool.close();
+    await closeConnections(connections);
   }
 }
 
