@@ -381,7 +381,10 @@ export class LoadRun extends EventEmitter<RunEvents> {
     if (this.#closed) {
       if (this.#inflight === 0) this.#finish();
     } else if (this.#timer === null && this.#immediate === null) {
-      this.#dispatchDue();
+      // After a failure the next send waits a turn: undici fails a connection's queued requests in a loop and then
+      // asserts the queue is empty (client.js onError), so a request dispatched from inside that loop breaks it.
+      if (err === null) this.#dispatchDue();
+      else this.#immediate = setImmediate(this.#pump);
     }
   }
 
