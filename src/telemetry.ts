@@ -37,15 +37,17 @@ export class CountTable {
   }
 }
 
+/** A CountTable exported as an observable counter (monotonic) or up-down counter. */
+function countTable(kind: 'counter' | 'upDownCounter', name: string, description: string, unit: string): CountTable {
+  const table = new CountTable();
+  const options = { description, unit, valueType: ValueType.INT };
+  const instrument = kind === 'counter' ? meter.createObservableCounter(name, options) : meter.createObservableUpDownCounter(name, options);
+  instrument.addCallback((result) => table.observe(result));
+  return table;
+}
+
 /** The guide's request counter: method, endpoint (route template, never a raw path) and status. */
-export const httpRequests = new CountTable();
-meter
-  .createObservableCounter('http_requests_total', {
-    description: 'HTTP requests answered, by method, route template and status code.',
-    unit: '{request}',
-    valueType: ValueType.INT,
-  })
-  .addCallback((result) => httpRequests.observe(result));
+export const httpRequests = countTable('counter', 'http_requests_total', 'HTTP requests answered, by method, route template and status code.', '{request}');
 
 /** The guide's latency histogram: model latency of each prediction request, ms. */
 export const predictionLatencyMs = meter.createHistogram('prediction_latency_ms', {
@@ -62,24 +64,10 @@ export const httpServerRequestDuration = meter.createHistogram('http.server.requ
 });
 
 /** HTTP semantic convention (development): requests being processed right now. */
-export const activeRequests = new CountTable();
-meter
-  .createObservableUpDownCounter('http.server.active_requests', {
-    description: 'Number of active HTTP server requests.',
-    unit: '{request}',
-    valueType: ValueType.INT,
-  })
-  .addCallback((result) => activeRequests.observe(result));
+export const activeRequests = countTable('upDownCounter', 'http.server.active_requests', 'Number of active HTTP server requests.', '{request}');
 
 /** Predictions made (one per row of a batch), by model and endpoint. */
-export const predictions = new CountTable();
-meter
-  .createObservableCounter('predictions_total', {
-    description: 'Predictions computed, one per input row, by model and route.',
-    unit: '{prediction}',
-    valueType: ValueType.INT,
-  })
-  .addCallback((result) => predictions.observe(result));
+export const predictions = countTable('counter', 'predictions_total', 'Predictions computed, one per input row, by model and route.', '{prediction}');
 
 /** Requests refused before reaching the model, by reason (overloaded: the queue was full). */
 export const requestsRejectedTotal = meter.createCounter('requests_rejected_total', {
