@@ -10,11 +10,28 @@ import type { LoadOptions } from '../../src/load/args.ts';
 import { decodeProtobuf, encodeResponse, spansOf } from '../../src/otlp-model.ts';
 import type { RunningService } from '../../test/helpers/service.ts';
 
+/**
+ * Span export counters. Older builds report `spans_queued_or_dropped`; newer ones `spans_queued` and
+ * `spans_dropped` separately: both are read, and `spans_queued_or_dropped` is their sum either way.
+ */
 export interface TelemetryCounters {
   spans_ended: number;
   spans_exported: number;
   spans_export_failed: number;
   spans_queued_or_dropped: number;
+  spans_dropped?: number;
+}
+
+function counters(raw: Record<string, number> | undefined): TelemetryCounters | null {
+  if (raw === undefined) return null;
+  const queuedOrDropped = raw.spans_queued_or_dropped ?? (raw.spans_queued ?? 0) + (raw.spans_dropped ?? 0);
+  return {
+    spans_ended: raw.spans_ended!,
+    spans_exported: raw.spans_exported!,
+    spans_export_failed: raw.spans_export_failed!,
+    spans_queued_or_dropped: queuedOrDropped,
+    ...(raw.spans_dropped === undefined ? {} : { spans_dropped: raw.spans_dropped }),
+  };
 }
 
 /** Resident set size of a process in MiB (Linux /proc), or NaN once it has gone. */
@@ -59,13 +76,14 @@ export class RssSampler {
 
 export async function health(url: string): Promise<{ telemetry: TelemetryCounters; model_queue: { in_flight: number; queued: number; rejected: number } }> {
   const res = await fetch(`${url}/health`);
-  return (await res.json()) as never;
+  const body = (await res.json()) as { telemetry: Record<string, number>; model_queue: { in_flight: number; queued: number; rejected: number } };
+  return { ...body, telemetry: counters(body.telemetry)! };
 }
 
 /** The counters the service logs in its last line ("Shutdown complete"): exact, the queue is empty by then. */
 export function finalTelemetry(svc: RunningService): TelemetryCounters | null {
   const line = svc.logLines().find((l) => typeof l.msg === 'string' && l.msg.startsWith('Shutdown complete'));
-  return (line?.telemetry as TelemetryCounters | undefined) ?? null;
+  return counters(line?.telemetry as Record<string, number> | undefined);
 }
 
 export function loadOptions(url: string, o: Partial<LoadOptions> & Pick<LoadOptions, 'rate' | 'concurrency'>): LoadOptions {

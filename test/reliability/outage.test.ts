@@ -48,10 +48,8 @@ describe('a Collector outage during an open-model run (200 req/s, 15 s, receiver
     assert.ok(r.tracesDelivered > 0);
   });
 
-  test('spans lost to the outage are counted in an exported metric, not only on /health', { todo: 'no metric counts failed or dropped spans (see docs/RELIABILITY.md, gaps)' }, () => {
-    assert.ok(
-      r.metricNames.some((n) => /span/.test(n) && /(drop|fail|export)/.test(n)),
-      `no span export/drop metric among: ${r.metricNames.join(', ')}`,
-    );
+  test('spans lost to the outage are counted in an exported metric, not only on /health', () => {
+    // telemetry_export_items_total{signal, outcome} (README catalogue); builds before it had /health only.
+    assert.ok(r.metricNames.includes('telemetry_export_items_total'), `no export counter among: ${r.metricNames.join(', ')}`);
   });
 });
