@@ -179,9 +179,8 @@ export class LoadRun extends EventEmitter<RunEvents> {
   #resolve!: (r: RunResult) => void;
   #connections: readonly Dispatcher[]; // one per slot
   #ownConnections: boolean;
-  #path: string;
-  #body: Buffer | null;
-  #headers: Record<string, string>;
+  /** The same options object for every request (undici only reads it); with --propagate a copy per request. */
+  #request: Dispatcher.DispatchOptions;
   #traceparents = new TraceparentSource();
   #slots: (InFlight | null)[];
   #free: number[];
@@ -227,9 +226,12 @@ export class LoadRun extends EventEmitter<RunEvents> {
     this.#connections = connections ?? createConnections(options);
     this.#ownConnections = connections === undefined;
     const url = new URL(options.target);
-    this.#path = url.pathname + url.search;
-    this.#body = options.body === null ? null : Buffer.from(options.body);
-    this.#headers = options.body === null ? {} : { 'content-type': 'application/json' };
+    this.#request = {
+      path: url.pathname + url.search,
+      method: options.method,
+      headers: options.body === null ? {} : { 'content-type': 'application/json' },
+      body: options.body === null ? null : Buffer.from(options.body),
+    };
     this.#slots = new Array<InFlight | null>(options.concurrency).fill(null);
     this.#free = Array.from({ length: options.concurrency }, (_, i) => options.concurrency - 1 - i);
     // Duration runs: the open model schedules the requests that start before the deadline; the closed model runs
@@ -329,12 +331,12 @@ export class LoadRun extends EventEmitter<RunEvents> {
     const index = this.#next++;
     if (index < this.#blockedDue) this.late++;
     const slot = this.#free.pop() as number;
-    let headers = this.#headers;
+    let request = this.#request;
     let propagatedId: string | null = null;
     if (this.options.propagate) {
       const [id, traceparent] = this.#traceparents.next();
       propagatedId = id;
-      headers = { ...this.#headers, traceparent };
+      request = { ...request, headers: { ...(request.headers as Record<string, string>), traceparent } };
     }
     const req = new InFlight(this, slot, scheduledAt, now, propagatedId);
     this.#slots[slot] = req;
@@ -342,7 +344,7 @@ export class LoadRun extends EventEmitter<RunEvents> {
     this.sent++;
     this.#lastSend = now;
     if (this.options.rate !== null) this.startLag.recordValue(Math.max(1, Math.round((now - scheduledAt) * 1000)));
-    (this.#connections[slot] as Dispatcher).dispatch({ path: this.#path, method: this.options.method, headers, body: this.#body }, req);
+    (this.#connections[slot] as Dispatcher).dispatch(request, req);
   }
 
   /** Called by InFlight when its response ended or failed. */
