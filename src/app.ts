@@ -7,7 +7,7 @@ import type { Config } from './config.ts';
 import { Admission } from './admission.ts';
 import { AppError, toAppError, type ErrorCode } from './errors.ts';
 import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
-import { parseBatchBody, parsePredictBody, predict } from './model.ts';
+import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict } from './model.ts';
 import { ATTR, predictionLatencyMs, predictions, requestsRejectedTotal } from './telemetry.ts';
 
 /** What the SDK bootstrap reports about itself, for /health. */
@@ -146,6 +146,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     const row = parsePredictBody(request.body, model);
     request.log.info('Prediction request received');
     const result = await admitted(() => predict([row], model));
+    assertFinitePredictions(result.predictions, () => ['features']);
     predictionLatencyMs.record(result.latencyMs, endpointAttrs.predict);
     if (!predictions.add('/predict', 1)) predictions.create('/predict', endpointAttrs.predict, 1);
     const latency = round3(result.latencyMs);
@@ -157,6 +158,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     const rows = parseBatchBody(request.body, model);
     request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
     const result = await admitted(() => predict(rows, model));
+    assertFinitePredictions(result.predictions, (i) => ['instances', i]);
     predictionLatencyMs.record(result.latencyMs, endpointAttrs.batch);
     if (!predictions.add('/predict/batch', rows.length)) predictions.create('/predict/batch', endpointAttrs.batch, rows.length);
     const latency = round3(result.latencyMs);

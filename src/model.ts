@@ -109,6 +109,15 @@ function stage<T>(name: string, attributes: Attributes, parent: Context, fn: () 
   }
 }
 
+/**
+ * Finite features can still sum past the largest float64 (two features of 1e308): such a prediction is the
+ * client's input problem, a 422 on the row, not a 200 with `null` (JSON has no Infinity).
+ */
+export function assertFinitePredictions(predictions: readonly number[], loc: (i: number) => (string | number)[]): void {
+  const i = predictions.findIndex((p) => !Number.isFinite(p));
+  if (i >= 0) throw validationError(loc(i), 'the prediction overflows a float64 for these features', 'value_error.float.not_finite');
+}
+
 export interface PredictionResult {
   predictions: number[];
   /** Time spent in the pipeline, ms (what prediction_latency_ms records). */
@@ -130,6 +139,7 @@ export async function predict(rows: Row[], model: ModelConfig): Promise<Predicti
     if (delay > 0) await sleep(delay);
     return inputs.map((x) => linear(x, model));
   });
-  const predictions = stage(SPAN.postprocess, attrs, parent, () => raw.map((p) => Math.round(p * 1e6) / 1e6));
+  // Six decimals, only where that is representable: p * 1e6 overflows to Infinity above about 1.8e302.
+  const predictions = stage(SPAN.postprocess, attrs, parent, () => raw.map((p) => (Math.abs(p) < 1e15 ? Math.round(p * 1e6) / 1e6 : p)));
   return { predictions, latencyMs: performance.now() - started };
 }

@@ -64,7 +64,7 @@ export class OtlpReceiver {
   readonly metrics: ReceivedMetric[] = [];
   readonly logs: ReceivedLog[] = [];
   readonly counts: ReceiverCounts = { spans: 0, metrics: 0, metricPoints: 0, logRecords: 0, exports: { traces: 0, metrics: 0, logs: 0 }, rejected: 0 };
-  /** Trace ids seen (kept even in counting mode, bounded by maxStored * 4). */
+  /** Trace ids seen (bounded by maxStored * 4). Counting mode decodes nothing, so it records none. */
   private readonly seenTraceIds = new Set<string>();
   private grpcServer?: grpc.Server;
   private httpServer?: Server;
