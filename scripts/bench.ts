@@ -155,18 +155,23 @@ const ports = { grpc: await freePort(), http: await freePort(), health: await fr
 const receiver = await start(1, process.execPath, [join(ROOT, 'dist/receiver-main.js'), '--count', '--grpc-port', String(ports.grpc), '--http-port', String(ports.http), '--health-port', String(ports.health)], {}, /Everything is ready/);
 const receiverCounts = async (): Promise<{ spans: number; logRecords: number }> =>
   (await (await fetch(`http://127.0.0.1:${ports.http}/debug/counts`)).json()) as { spans: number; logRecords: number };
-/** Waits until the receiver's span count has not moved for 1.5 s (the exporters have drained), at most 30 s. */
-async function settledSpans(): Promise<number> {
-  let last = -1;
-  let stableSince = Date.now();
+/**
+ * Waits until the service has nothing queued or in flight (its /health says so, exactly) and the receiver's count
+ * has stopped moving, at most 30 s; returns the receiver's span count.
+ */
+async function settledSpans(serviceUrl: string): Promise<number> {
   const deadline = Date.now() + 30_000;
   for (;;) {
+    const health = (await (await fetch(`${serviceUrl}/health`)).json()) as { telemetry: { spans_queued: number } };
+    if (health.telemetry.spans_queued === 0 || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  let last = (await receiverCounts()).spans;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 300));
     const now = (await receiverCounts()).spans;
-    if (now !== last) {
-      last = now;
-      stableSince = Date.now();
-    } else if (Date.now() - stableSince > 1500 || Date.now() > deadline) return now;
-    await new Promise((r) => setTimeout(r, 250));
+    if (now === last || Date.now() > deadline) return now;
+    last = now;
   }
 }
 
@@ -206,7 +211,7 @@ async function measure(name: VariantName, round: number): Promise<void> {
   const url = `http://127.0.0.1:${port}`;
   try {
     await load(url, ['--duration', `${WARMUP_S}s`, '--concurrency', String(CONCURRENCY)]);
-    if (name === 'full') await settledSpans();
+    if (name === 'full') await settledSpans(url);
     const spansBefore = (await receiverCounts()).spans;
     const cpuBefore = cpuTicks(server.pid);
     const s = await load(url, ['--duration', `${SECONDS}s`, '--concurrency', String(CONCURRENCY)]);
@@ -220,7 +225,7 @@ async function measure(name: VariantName, round: number): Promise<void> {
       failed: s.requests.failed,
       clientSaturated: s.client.saturated,
     };
-    if (name === 'full') sample.delivered = (await settledSpans() - spansBefore) / (SPANS_PER_PREDICT * s.requests.successful);
+    if (name === 'full') sample.delivered = ((await settledSpans(url)) - spansBefore) / (SPANS_PER_PREDICT * s.requests.successful);
     if (round === 0) sample.wrkRps = wrk(url, Math.max(2, Math.round(SECONDS / 2)));
     samples.set(name, [...(samples.get(name) ?? []), sample]);
     process.stderr.write(`  round ${round + 1} ${name}: ${Math.round(sample.rps)} req/s, ${sample.cpuUsPerReq.toFixed(1)} us CPU/req${sample.delivered !== undefined ? `, spans delivered ${(sample.delivered * 100).toFixed(2)} %` : ''}\n`);
