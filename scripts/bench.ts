@@ -163,7 +163,8 @@ async function settledSpans(serviceUrl: string): Promise<number> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const health = (await (await fetch(`${serviceUrl}/health`)).json()) as { telemetry: { spans_queued: number } };
-    if (health.telemetry.spans_queued === 0 || Date.now() > deadline) break;
+    // Each /health poll is itself traced: the previous poll's span may still wait for the batch timer.
+    if (health.telemetry.spans_queued <= 1 || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   let last = (await receiverCounts()).spans;
