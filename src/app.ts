@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Config } from './config.ts';
 import { Admission } from './admission.ts';
-import { AppError, toAppError, type ErrorCode } from './errors.ts';
+import { AppError, toAppError } from './errors.ts';
 import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
 import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict } from './model.ts';
 import { ATTR, predictionLatencyMs, predictions, requestsRejectedTotal } from './telemetry.ts';
@@ -24,9 +24,10 @@ export interface AppDeps {
   readonly telemetry: TelemetryStatus;
 }
 
-/** Mutable lifecycle state: readiness turns false while draining on shutdown. */
+/** Mutable lifecycle state: readiness turns false while draining; closing once the listener is being closed. */
 export interface Lifecycle {
   ready: boolean;
+  closing: boolean;
 }
 
 const predictionSchema = {
@@ -53,7 +54,7 @@ const batchSchema = {
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
 export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle; admission: Admission } {
-  const lifecycle: Lifecycle = { ready: false };
+  const lifecycle: Lifecycle = { ready: false, closing: false };
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -61,7 +62,9 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     // Reject `__proto__` and `constructor.prototype` keys instead of silently keeping them.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    return503OnClosing: true,
+    // Requests that arrive on a kept-alive connection once close() has begun get our own 503 (below), with a
+    // trace id and the error shape, rather than Fastify's.
+    return503OnClosing: false,
     // Slow clients (slowloris): Node answers 408 and closes when a whole request has not arrived in time.
     // Fastify's handlerTimeout is not used: it costs an AbortController, a timer and a listener per request,
     // and our handlers are bounded already (simulated latency, bounded model queue).
@@ -88,6 +91,11 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   }
 
   instrumentHttp(app);
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!lifecycle.closing) return done();
+    reply.header('connection', 'close');
+    done(new AppError('ERR_SHUTTING_DOWN'));
+  });
   // JSON only: without this, Fastify's default text/plain parser would hand a string to the validator (422)
   // where the truthful answer is 415.
   app.removeContentTypeParser('text/plain');
@@ -105,20 +113,16 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
         request.log.info({ code: appError.code, status: appError.statusCode, detail: appError.detail }, 'Request rejected'),
       );
     }
-    if (appError.code === 'ERR_OVERLOADED') {
-      requestsRejectedTotal.add(1, overloadedAttrs);
-      reply.header('retry-after', '1');
-    }
+    if (appError.code === 'ERR_OVERLOADED') requestsRejectedTotal.add(1, overloadedAttrs);
+    if (appError.statusCode === 503) reply.header('retry-after', '1');
     return reply
       .code(appError.statusCode)
       .header('content-type', 'application/json; charset=utf-8')
       .send({ detail: appError.detail, code: appError.code, trace_id: request.otel?.traceId });
   });
 
-  app.setNotFoundHandler((request, reply) => {
-    const code: ErrorCode = 'ERR_NOT_FOUND';
-    request.otel.span.setAttribute(ATTR.errorCode, code);
-    return reply.code(404).send({ detail: 'Not Found', code, trace_id: request.otel.traceId });
+  app.setNotFoundHandler(async () => {
+    throw new AppError('ERR_NOT_FOUND');
   });
 
   app.get('/health', async () => ({

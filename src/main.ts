@@ -38,6 +38,7 @@ async function shutdown(signal: string): Promise<void> {
   // close() waits for in-flight requests; a keep-alive connection that was busy when close() began turns idle
   // only later and would hold the server open, so idle connections are swept until it has closed.
   const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+  lifecycle.closing = true;
   await app.close();
   clearInterval(sweep);
   await shutdownTelemetry(); // exports every span of the answered requests

@@ -138,6 +138,18 @@ describe('health and probes', () => {
     await app.close();
   });
 
+  test('once the listener is closing, a request gets 503 ERR_SHUTTING_DOWN with Retry-After and a trace id', async () => {
+    const { app, lifecycle } = make();
+    lifecycle.closing = true;
+    const res = await app.inject({ method: 'POST', url: '/predict', payload: { features: [1] } });
+    assert.equal(res.statusCode, 503);
+    assert.equal(res.json().code, 'ERR_SHUTTING_DOWN');
+    assert.equal(res.headers['retry-after'], '1');
+    assert.equal(res.headers.connection, 'close');
+    assert.match(res.json().trace_id, HEX32);
+    await app.close();
+  });
+
   test('readiness follows the lifecycle while liveness stays up', async () => {
     const { app, lifecycle } = make();
     assert.equal((await app.inject({ url: '/readyz' })).statusCode, 200);
