@@ -36,6 +36,16 @@ function eventLoopP99Ms(): number {
   return Number.NaN;
 }
 
+/** The service's V8 heap in use (its own v8js.memory.heap.used, summed over heap spaces), MiB: tells a leak
+ * (heap grows) from the allocator or V8 keeping more pages resident (RSS grows, heap does not). */
+function heapUsedMiB(): number {
+  for (let i = receiver.metrics.length - 1; i >= 0; i--) {
+    const m = receiver.metrics[i]!;
+    if (m.name === 'v8js.memory.heap.used' && m.dataPoints.length > 0) return m.dataPoints.reduce((n, p) => n + (p.value ?? 0), 0) / 2 ** 20;
+  }
+  return Number.NaN;
+}
+
 interface Row {
   window: number;
   atS: number;
@@ -45,13 +55,14 @@ interface Row {
   p99: number;
   max: number;
   rssMiB: number;
+  heapMiB: number;
   eldP99Ms: number;
   spansQueued: number;
 }
 const rows: Row[] = [];
 const t0 = Date.now();
 console.log(`soak: ${rate} req/s (${f.load! * 100} % of ${capacity} req/s: MODEL_CONCURRENCY=${f.concurrency}, ${f.latency} ms) for ${windows} x ${f.interval} s`);
-console.log('window  t(s)   sent  failed  p50(ms)  p99(ms)  max(ms)  RSS(MiB)  ELD p99(ms)  spans queued');
+console.log('window  t(s)   sent  failed  p50(ms)  p99(ms)  max(ms)  RSS(MiB)  heap(MiB)  ELD p99(ms)  spans queued');
 try {
   for (let w = 1; w <= windows; w++) {
     const run = figures(await runLoad(loadOptions(svc.url, { rate, concurrency: Math.max(32, Math.ceil(rate)), durationMs: f.interval! * 1000 })));
@@ -65,13 +76,14 @@ try {
       p99: run.latency.p99,
       max: run.latency.max,
       rssMiB: rssMiB(svc.proc.pid!),
+      heapMiB: heapUsedMiB(),
       eldP99Ms: eventLoopP99Ms(),
       spansQueued: h.telemetry.spans_queued_or_dropped,
     };
     rows.push(row);
     console.log(
-      [row.window, row.atS, row.sent, row.failed, row.p50, row.p99, row.max, row.rssMiB.toFixed(1), row.eldP99Ms.toFixed(2), row.spansQueued]
-        .map((x, i) => String(x).padStart([6, 5, 6, 7, 8, 8, 8, 9, 12, 13][i]!))
+      [row.window, row.atS, row.sent, row.failed, row.p50, row.p99, row.max, row.rssMiB.toFixed(1), row.heapMiB.toFixed(1), row.eldP99Ms.toFixed(2), row.spansQueued]
+        .map((x, i) => String(x).padStart([6, 5, 6, 7, 8, 8, 8, 9, 10, 12, 13][i]!))
         .join(' '),
     );
   }
