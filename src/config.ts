@@ -21,11 +21,9 @@ const SIGNAL_EXPORTERS = ['otlp', 'console', 'none'] as const;
 export type SignalExporter = (typeof SIGNAL_EXPORTERS)[number];
 
 export class ConfigError extends Error {
-  readonly variable: string;
   constructor(variable: string, value: string, allowed: string) {
     super(`${variable}=${JSON.stringify(value)} is not allowed: expected ${allowed}`);
     this.name = 'ConfigError';
-    this.variable = variable;
   }
 }
 

@@ -97,58 +97,60 @@ function batchOptions(config: BatchConfig, shards: number) {
   };
 }
 
-const all = async (ps: { forceFlush(): Promise<void> }[] | { shutdown(): Promise<void> }[], op: 'forceFlush' | 'shutdown') => {
-  await Promise.all(ps.map((p) => (p as Record<typeof op, () => Promise<void>>)[op]()));
-};
-
-/** `shards` batch span processors sharing one counting exporter; sampled spans dealt round-robin. */
-export class ShardedSpanProcessor implements SpanProcessor {
+/** N batch processors of one kind behind one counting exporter: what the span and log record versions share. */
+abstract class Sharded<P extends { forceFlush(): Promise<void>; shutdown(): Promise<void> }> {
   readonly counts: ExportCounts = { ended: 0, exported: 0, failed: 0, inFlight: 0 };
-  private readonly shards: BatchSpanProcessor[];
+  protected readonly shards: P[];
   private next = 0;
-  constructor(exporter: SpanExporter, config: BatchConfig, shards: number, warn: (msg: string, err: unknown) => void) {
-    const counting = new CountingExporter<ReadableSpan>(exporter, this.counts, 'span', warn);
-    this.shards = Array.from({ length: shards }, () => new BatchSpanProcessor({ exporter: counting as SpanExporter, ...batchOptions(config, shards) }));
+  private readonly queueField: string;
+  constructor(shards: number, queueField: string, make: (counts: ExportCounts) => P) {
+    this.queueField = queueField;
+    this.shards = Array.from({ length: shards }, () => make(this.counts));
+  }
+  /** Counts one item in and returns the processor whose turn it is (round-robin). */
+  protected take(): P {
+    this.counts.ended++;
+    const shard = this.shards[this.next]!;
+    this.next = (this.next + 1) % this.shards.length;
+    return shard;
   }
   status(): ExportStatus {
-    return status(this.counts, this.shards.reduce((n, p) => n + queueLength(p, '_finishedSpans'), 0));
+    return status(this.counts, this.shards.reduce((n, p) => n + queueLength(p, this.queueField), 0));
+  }
+  async forceFlush(): Promise<void> {
+    await Promise.all(this.shards.map((p) => p.forceFlush()));
+  }
+  async shutdown(): Promise<void> {
+    await Promise.all(this.shards.map((p) => p.shutdown()));
+  }
+}
+
+/** `shards` batch span processors sharing one counting exporter; sampled spans dealt round-robin. */
+export class ShardedSpanProcessor extends Sharded<BatchSpanProcessor> implements SpanProcessor {
+  constructor(exporter: SpanExporter, config: BatchConfig, shards: number, warn: (msg: string, err: unknown) => void) {
+    let counting: CountingExporter<ReadableSpan> | undefined;
+    super(shards, '_finishedSpans', (counts) => {
+      counting ??= new CountingExporter<ReadableSpan>(exporter, counts, 'span', warn);
+      return new BatchSpanProcessor({ exporter: counting as SpanExporter, ...batchOptions(config, shards) });
+    });
   }
   onStart(_span: Span, _parentContext: Context): void {}
   onEnd(span: ReadableSpan): void {
     if ((span.spanContext().traceFlags & 1) === 0) return;
-    this.counts.ended++;
-    this.shards[this.next]!.onEnd(span);
-    this.next = (this.next + 1) % this.shards.length;
-  }
-  forceFlush(): Promise<void> {
-    return all(this.shards, 'forceFlush');
-  }
-  shutdown(): Promise<void> {
-    return all(this.shards, 'shutdown');
+    this.take().onEnd(span);
   }
 }
 
 /** The same for log records. */
-export class ShardedLogRecordProcessor implements LogRecordProcessor {
-  readonly counts: ExportCounts = { ended: 0, exported: 0, failed: 0, inFlight: 0 };
-  private readonly shards: BatchLogRecordProcessor[];
-  private next = 0;
+export class ShardedLogRecordProcessor extends Sharded<BatchLogRecordProcessor> implements LogRecordProcessor {
   constructor(exporter: LogRecordExporter, config: BatchConfig, shards: number, warn: (msg: string, err: unknown) => void) {
-    const counting = new CountingExporter<ReadableLogRecord>(exporter, this.counts, 'log record', warn);
-    this.shards = Array.from({ length: shards }, () => new BatchLogRecordProcessor({ exporter: counting as LogRecordExporter, ...batchOptions(config, shards) }));
-  }
-  status(): ExportStatus {
-    return status(this.counts, this.shards.reduce((n, p) => n + queueLength(p, '_finishedLogRecords'), 0));
+    let counting: CountingExporter<ReadableLogRecord> | undefined;
+    super(shards, '_finishedLogRecords', (counts) => {
+      counting ??= new CountingExporter<ReadableLogRecord>(exporter, counts, 'log record', warn);
+      return new BatchLogRecordProcessor({ exporter: counting as LogRecordExporter, ...batchOptions(config, shards) });
+    });
   }
   onEmit(record: ReadWriteLogRecord, _context?: Context): void {
-    this.counts.ended++;
-    this.shards[this.next]!.onEmit(record);
-    this.next = (this.next + 1) % this.shards.length;
-  }
-  forceFlush(): Promise<void> {
-    return all(this.shards, 'forceFlush');
-  }
-  shutdown(): Promise<void> {
-    return all(this.shards, 'shutdown');
+    this.take().onEmit(record);
   }
 }

@@ -60,6 +60,7 @@ export function decodeJson(signal: Signal, text: string): ProtoMessage {
   const type = SIGNALS[signal].request;
   const obj = hexIdsToBytes(JSON.parse(text)) as object;
   const problem = type.verify(obj);
+  // OTLP/JSON writes int64 as strings and we pass ids as Buffers: verify() flags those, fromObject() takes them.
   if (problem !== null && !/bytes|buffer|Long|integer/.test(problem)) throw new Error(problem);
   return type.fromObject(obj);
 }
