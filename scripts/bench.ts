@@ -32,6 +32,8 @@ const CONCURRENCY = 32;
 const SPANS_PER_PREDICT = 4; // server span + preprocess + inference + postprocess (the telemetry catalogue)
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const PYTHON = '/usr/bin/python3';
+// Our service runs exactly as `npm start` does (its V8 flags included): the argv after `node`.
+const START = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1);
 
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pinned = (core: number, cmd: string, args: string[]): [string, string[]] =>
@@ -189,7 +191,7 @@ async function settledSpans(serviceUrl: string): Promise<number> {
 type VariantName = 'full' | 'disabled' | 'plain' | 'fastapi-uvloop' | 'fastapi';
 const extraEnv = Object.fromEntries((flags.env ?? '').split(',').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string]));
 const ours = (env: Record<string, string>) => async (port: number) =>
-  start(0, process.execPath, ['--import', './dist/instrumentation.js', 'dist/main.js'], { API_PORT: String(port), DEFAULT_LATENCY_MS: '0', LOG_LEVEL: 'info', ...env, ...extraEnv }, `http://127.0.0.1:${port}/readyz`);
+  start(0, process.execPath, START, { API_PORT: String(port), DEFAULT_LATENCY_MS: '0', LOG_LEVEL: 'info', ...env, ...extraEnv }, `http://127.0.0.1:${port}/readyz`);
 const fastapiAvailable = spawnSync(PYTHON, ['-c', 'import fastapi, uvicorn, uvloop, httptools']).status === 0;
 const uvicorn = (loop: string, http: string) => async (port: number) =>
   start(0, PYTHON, ['-m', 'uvicorn', '--app-dir', 'scripts/peers', 'fastapi_app:app', '--host', '127.0.0.1', '--port', String(port), '--loop', loop, '--http', http, '--no-access-log', '--log-level', 'warning'], {}, `http://127.0.0.1:${port}/readyz`);
@@ -303,7 +305,7 @@ try {
   for (let i = 0; i < 3; i++) {
     const port = await freePort();
     const t0 = performance.now();
-    const [c, a] = pinned(0, process.execPath, ['--import', './dist/instrumentation.js', 'dist/main.js']);
+    const [c, a] = pinned(0, process.execPath, START);
     const child = spawn(c, a, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', API_PORT: String(port), OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ports.grpc}` }, stdio: 'ignore' });
     for (;;) {
       const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);

@@ -164,7 +164,9 @@ export const VARIABLES = {
   OTEL_TRACES_SAMPLER_ARG: v('OTEL_TRACES_SAMPLER_ARG', '', 'Ratio in [0, 1] for the traceidratio samplers (default 1).', finite(0)),
   OTEL_METRIC_EXPORT_INTERVAL: v('OTEL_METRIC_EXPORT_INTERVAL', '5000', 'Metric export interval, ms. The specification says 60000; 5000 lets the guide\'s Test 4 see metrics within seconds.', integer(100, 3_600_000)),
   OTEL_METRIC_EXPORT_TIMEOUT: v('OTEL_METRIC_EXPORT_TIMEOUT', '30000', 'Metric export timeout, ms.', integer(1, 3_600_000)),
-  EXPORT_CONCURRENCY: v('EXPORT_CONCURRENCY', '2', 'Batch processors side by side per signal (spans, log records), each with its share of the queue: exports in flight at once.', integer(1, 64)),
+  EXPORT_PIPELINE: v('EXPORT_PIPELINE', 'eager', 'eager: spans and log records are encoded to OTLP protobuf as they end and sent in ready-made batches (OTLP gRPC and HTTP/protobuf); sdk: the SDK\'s batch processors and OTLP exporters (always used for http/json, the console exporter, and when an OTEL_EXPORTER_OTLP_*HEADERS, *COMPRESSION, *CERTIFICATE, *CLIENT_KEY or *CLIENT_CERTIFICATE variable is set).', oneOf(['eager', 'sdk'] as const)),
+  EXPORT_CONCURRENCY: v('EXPORT_CONCURRENCY', '2', 'Exports in flight at once per signal (spans, log records); with EXPORT_PIPELINE=sdk, batch processors side by side, each with its share of the queue.', integer(1, 64)),
+  EXPORT_RETRY_MS: v('EXPORT_RETRY_MS', '60000', 'EXPORT_PIPELINE=eager: how long a batch is retried (1 s backoff growing to 5 s) while the Collector answers with a retryable error or is unreachable, before it is counted as failed. The queue limits still apply.', integer(0, 3_600_000)),
   OTEL_BSP_SCHEDULE_DELAY: v('OTEL_BSP_SCHEDULE_DELAY', '5000', 'Batch span processor delay between exports, ms.', integer(0, 3_600_000)),
   OTEL_BSP_EXPORT_TIMEOUT: v('OTEL_BSP_EXPORT_TIMEOUT', '30000', 'Batch span processor export timeout, ms.', integer(1, 3_600_000)),
   OTEL_BSP_MAX_QUEUE_SIZE: v('OTEL_BSP_MAX_QUEUE_SIZE', '16384', 'Spans buffered before new ones are dropped (counted on /health). The specification says 2048; a request makes 4 spans (docs/PERFORMANCE.md).', integer(1, 10_000_000)),
@@ -190,6 +192,8 @@ export interface SignalConfig {
   readonly protocol: OtlpProtocol;
   /** Full URL the exporter sends to (for http protocols, with the /v1/<signal> path). */
   readonly url: string;
+  /** The first set variable that only the SDK's exporter honours (TLS files, headers, compression), if any. */
+  readonly sdkExporterVariable: string | undefined;
 }
 
 export interface Config {
@@ -230,6 +234,8 @@ export interface Config {
     readonly samplerRatio: number;
     readonly exportTimeoutMs: number;
     readonly exportConcurrency: number;
+    readonly exportPipeline: 'eager' | 'sdk';
+    readonly exportRetryMs: number;
     readonly batch: BatchConfig;
     readonly logBatch: BatchConfig;
   };
@@ -253,6 +259,10 @@ function readOptional<T>(env: Environment, variable: Variable<T>): T | undefined
   const raw = env[variable.name];
   return raw === undefined || raw.trim() === '' ? undefined : variable.parse(raw, variable.name);
 }
+
+// Exporter options read by the SDK's OTLP exporters from the environment themselves (not by this module); the
+// eager pipeline does not implement them, so a signal with one of them set uses the SDK's exporter.
+const SDK_EXPORTER_OPTIONS = ['HEADERS', 'COMPRESSION', 'CERTIFICATE', 'CLIENT_KEY', 'CLIENT_CERTIFICATE'];
 
 function signalUrl(base: string, protocol: OtlpProtocol, signal: 'traces' | 'metrics' | 'logs', explicit: string | undefined): string {
   if (explicit !== undefined) return explicit;
@@ -291,7 +301,8 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
   ): SignalConfig => {
     const p = readOptional(env, protocolVar) ?? protocol;
     const base = configuredBase ?? receiverBase(p);
-    return { exporter: read(env, exporterVar), protocol: p, url: signalUrl(base, p, name, perSignal[name]) };
+    const sdkExporterVariable = SDK_EXPORTER_OPTIONS.flatMap((o) => [`OTEL_EXPORTER_OTLP_${o}`, `OTEL_EXPORTER_OTLP_${name.toUpperCase()}_${o}`]).find((n) => env[n]?.trim());
+    return { exporter: read(env, exporterVar), protocol: p, url: signalUrl(base, p, name, perSignal[name]), sdkExporterVariable };
   };
   const samplerRatio = readOptional(env, V.OTEL_TRACES_SAMPLER_ARG) ?? 1;
   if (samplerRatio > 1) throw new ConfigError('OTEL_TRACES_SAMPLER_ARG', String(samplerRatio), 'a number from 0 to 1');
@@ -340,6 +351,8 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
       samplerRatio,
       exportTimeoutMs: read(env, V.OTEL_EXPORTER_OTLP_TIMEOUT),
       exportConcurrency: read(env, V.EXPORT_CONCURRENCY),
+      exportPipeline: read(env, V.EXPORT_PIPELINE),
+      exportRetryMs: read(env, V.EXPORT_RETRY_MS),
       batch: {
         scheduleDelayMs: read(env, V.OTEL_BSP_SCHEDULE_DELAY),
         exportTimeoutMs: read(env, V.OTEL_BSP_EXPORT_TIMEOUT),

@@ -1,4 +1,4 @@
-// The OpenTelemetry SDK bootstrap, loaded before the app with `node --import ./dist/instrumentation.js`.
+// The OpenTelemetry SDK bootstrap, loaded before the app with `node --max-semi-space-size=8 --import ./dist/instrumentation.js` (`npm start`).
 // It parses the configuration (exiting with one line naming the variable on a bad value), starts the SDK with
 // exporters built from the OTEL_* variables, and creates the logger. main.ts imports what it exports (the same
 // module instance), and orders the shutdown: drain HTTP first, then flush telemetry, so no answered span is lost.
@@ -14,13 +14,14 @@ import {
   TraceIdRatioBasedSampler,
   type Sampler,
   type SpanExporter,
+  type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import {
   ConsoleMetricExporter,
   PeriodicExportingMetricReader,
   type PushMetricExporter,
 } from '@opentelemetry/sdk-metrics';
-import { ConsoleLogRecordExporter, type LogRecordExporter } from '@opentelemetry/sdk-logs';
+import { ConsoleLogRecordExporter, type LogRecordExporter, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { OTLPTraceExporter as TraceGrpc } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as TraceProto } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as TraceJson } from '@opentelemetry/exporter-trace-otlp-http';
@@ -35,6 +36,7 @@ import type { Logger } from 'pino';
 import type { TelemetryStatus } from './app.ts';
 import { ConfigError, loadEnvironment, parseConfig, type Config, type SignalConfig } from './config.ts';
 import { ShardedLogRecordProcessor, ShardedSpanProcessor, type ExportStatus } from './export-pipeline.ts';
+import { EagerLogRecordProcessor, EagerSpanProcessor, grpcTransport, httpTransport, type EagerOptions, type Signal } from './eager-export.ts';
 import { SCOPE_NAME, SCOPE_VERSION } from './scope.ts';
 import { createLogger } from './logger.ts';
 import packageJson from '../package.json' with { type: 'json' };
@@ -111,8 +113,28 @@ const warn = (msg: string, err: unknown) =>
   context.with(ROOT_CONTEXT, () => warnLogger?.warn({ err: err instanceof Error ? err.message : String(err) }, msg));
 
 let sdk: NodeSDK | undefined;
-let spans: ShardedSpanProcessor | undefined;
-let logRecords: ShardedLogRecordProcessor | undefined;
+let spans: (SpanProcessor & { status(): ExportStatus }) | undefined;
+let logRecords: (LogRecordProcessor & { status(): ExportStatus }) | undefined;
+/** Why a signal uses the SDK's exporter although EXPORT_PIPELINE=eager (logged at start-up), or undefined. */
+const sdkReason = (signal: SignalConfig): string | undefined =>
+  signal.exporter === 'console'
+    ? undefined
+    : signal.protocol === 'http/json'
+      ? 'protocol http/json'
+      : signal.sdkExporterVariable !== undefined
+        ? `${signal.sdkExporterVariable} is set`
+        : undefined;
+const eager = (signal: SignalConfig): boolean =>
+  t.exportPipeline === 'eager' && signal.exporter === 'otlp' && sdkReason(signal) === undefined;
+const eagerOptions = (batch: Config['telemetry']['batch']): EagerOptions => ({
+  batch,
+  concurrency: t.exportConcurrency,
+  timeoutMs: t.exportTimeoutMs,
+  retryMs: t.exportRetryMs,
+  warn,
+});
+const transport = (name: Signal, signal: SignalConfig) =>
+  signal.protocol === 'grpc' ? grpcTransport(name, signal.url) : httpTransport(name, signal.url);
 if (!t.disabled) {
   // Exporters only for the signals that are on: an OTLP exporter opens its channel when first used, not before.
   const spanExporter = (): SpanExporter =>
@@ -127,8 +149,16 @@ if (!t.disabled) {
     t.logs.exporter === 'console'
       ? new ConsoleLogRecordExporter()
       : otlpExporter<LogRecordExporter>(t.logs, t.exportTimeoutMs, { grpc: LogGrpc, proto: LogProto, json: LogJson });
-  if (tracingEnabled) spans = new ShardedSpanProcessor(spanExporter(), t.batch, t.exportConcurrency, warn);
-  if (logsEnabled) logRecords = new ShardedLogRecordProcessor(logExporter(), t.logBatch, t.exportConcurrency, warn);
+  if (tracingEnabled) {
+    spans = eager(t.traces)
+      ? new EagerSpanProcessor(transport('traces', t.traces), eagerOptions(t.batch))
+      : new ShardedSpanProcessor(spanExporter(), t.batch, t.exportConcurrency, warn);
+  }
+  if (logsEnabled) {
+    logRecords = eager(t.logs)
+      ? new EagerLogRecordProcessor(transport('logs', t.logs), eagerOptions(t.logBatch))
+      : new ShardedLogRecordProcessor(logExporter(), t.logBatch, t.exportConcurrency, warn);
+  }
   sdk = new NodeSDK({
     autoDetectResources: false,
     resource: defaultResource().merge(
@@ -218,6 +248,12 @@ export async function shutdownTelemetry(): Promise<void> {
 logger.info(t.disabled ? 'OpenTelemetry SDK disabled (OTEL_SDK_DISABLED=true)' : 'OpenTelemetry SDK initialized');
 logger.info(`Exporter configured: ${t.traces.exporter} (protocol ${t.traces.protocol})`);
 logger.info(`OTLP endpoint: ${t.collectorEndpoint}`);
+if (!t.disabled) {
+  const pipeline = (name: string, signal: SignalConfig, on: boolean) =>
+    on ? `${name} ${eager(signal) ? 'eager' : `sdk${t.exportPipeline === 'eager' && sdkReason(signal) ? ` (${sdkReason(signal)})` : ''}`}` : undefined;
+  const parts = [pipeline('spans', t.traces, tracingEnabled), pipeline('log records', t.logs, logsEnabled)].filter(Boolean);
+  if (parts.length > 0) logger.info(`Export pipeline: ${parts.join(', ')}`);
+}
 logger.info(`Service name: ${t.serviceName}`);
 logger.info(`Tracing enabled: ${tracingEnabled ? 'True' : 'False'}`);
 logger.info(`Metrics enabled: ${metricsEnabled ? 'True' : 'False'}`);

@@ -1,4 +1,4 @@
-// Entry point: `node --import ./dist/instrumentation.js dist/main.js`. Reads top to bottom: start the embedded
+// Entry point: `npm start` (node --import ./dist/instrumentation.js dist/main.js). Reads top to bottom: start the embedded
 // OTLP receiver when no Collector is configured, build the app, listen, and drain cleanly on SIGTERM/SIGINT.
 // First import: the SDK must be registered before telemetry.ts creates its instruments (see scope.ts).
 import { config, logger, shutdownTelemetry, telemetry } from './instrumentation.ts';

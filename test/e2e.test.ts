@@ -190,6 +190,7 @@ describe('shutdown and faults', () => {
     const svc = await startService({
       OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', // discard port: nothing listens
       OTEL_EXPORTER_OTLP_TIMEOUT: '500',
+      EXPORT_RETRY_MS: '0', // no retries: each batch fails at its first attempt (retries: test/eager-export.test.ts)
       OTEL_BSP_SCHEDULE_DELAY: '50',
       OTEL_METRICS_EXPORTER: 'none',
       OTEL_LOGS_EXPORTER: 'none',

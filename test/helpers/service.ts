@@ -1,9 +1,9 @@
-// Starts the real service the way production does (`node --import dist/instrumentation.js dist/main.js`), on a
+// Starts the real service the way production does (`npm start`: node, its V8 flags, --import dist/instrumentation.js dist/main.js), on a
 // free loopback port, with only the environment given (in an empty working directory, so no developer `.env`
 // leaks in), and waits for its "Server running on" line.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -30,10 +30,19 @@ export interface StartOptions {
   command?: string[];
 }
 
+/**
+ * The V8 flags of the production command (package.json "start", which the Dockerfile's CMD repeats), so tests
+ * run the service as production does.
+ */
+export const NODE_FLAGS: string[] = (() => {
+  const argv = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  return argv.slice(1, argv.indexOf('--import'));
+})();
+
 export async function startService(env: Record<string, string>, opts: StartOptions = {}): Promise<RunningService> {
   const root = opts.root ?? ROOT;
   const cwd = opts.cwd ?? mkdtempSync(join(tmpdir(), 'svc-'));
-  const args = opts.command ?? ['--import', join(root, 'dist/instrumentation.js'), join(root, 'dist/main.js')];
+  const args = opts.command ?? [...NODE_FLAGS, '--import', join(root, 'dist/instrumentation.js'), join(root, 'dist/main.js')];
   const proc = spawn(process.execPath, args, {
     cwd,
     env: { PATH: process.env.PATH ?? '', API_HOST: '127.0.0.1', API_PORT: '0', ...env },
