@@ -168,11 +168,14 @@ const receiverCounts = async (): Promise<{ spans: number; logRecords: number }> 
   (await (await fetch(`http://127.0.0.1:${ports.http}/debug/counts`)).json()) as { spans: number; logRecords: number };
 /**
  * Waits until the service has nothing queued or in flight (its /health says so, exactly) and the receiver's count
- * has stopped moving, at most 30 s; returns the receiver's span count.
+ * has stopped moving, at most 30 s; returns the receiver's span count and how many /health polls it made (each
+ * poll is a traced request too: one span).
  */
-async function settledSpans(serviceUrl: string): Promise<number> {
+async function settledSpans(serviceUrl: string): Promise<{ spans: number; polls: number }> {
   const deadline = Date.now() + 30_000;
+  let polls = 0;
   for (;;) {
+    polls++;
     const health = (await (await fetch(`${serviceUrl}/health`)).json()) as { telemetry: { spans_queued: number } };
     // Each /health poll is itself traced: the previous poll's span may still wait for the batch timer.
     if (health.telemetry.spans_queued <= 1 || Date.now() > deadline) break;
@@ -182,7 +185,7 @@ async function settledSpans(serviceUrl: string): Promise<number> {
   for (;;) {
     await new Promise((r) => setTimeout(r, 300));
     const now = (await receiverCounts()).spans;
-    if (now === last || Date.now() > deadline) return now;
+    if (now === last || Date.now() > deadline) return { spans: now, polls };
     last = now;
   }
 }
@@ -237,7 +240,12 @@ async function measure(name: VariantName, round: number): Promise<void> {
       failed: s.requests.failed,
       clientSaturated: s.client.saturated,
     };
-    if (name === 'full') sample.delivered = ((await settledSpans(url)) - spansBefore) / (SPANS_PER_PREDICT * s.requests.successful);
+    if (name === 'full') {
+      // The last poll of the settle before the run may land inside the window and the last one after it outside:
+      // the polls' own spans are counted as expected, about one either way.
+      const settled = await settledSpans(url);
+      sample.delivered = (settled.spans - spansBefore) / (SPANS_PER_PREDICT * s.requests.successful + settled.polls);
+    }
     if (round === 0) sample.wrkRps = wrk(url, Math.max(2, Math.round(SECONDS / 2)));
     samples.set(name, [...(samples.get(name) ?? []), sample]);
     process.stderr.write(`  round ${round + 1} ${name}: ${Math.round(sample.rps)} req/s, ${sample.cpuUsPerReq.toFixed(1)} us CPU/req${sample.delivered !== undefined ? `, spans delivered ${(sample.delivered * 100).toFixed(2)} %` : ''}\n`);
@@ -271,20 +279,25 @@ try {
     console.log(['| variant | req/s median (min-max) | wrk req/s | CPU us/req | p50 / p99 ms | RSS MB | spans delivered | failed |', '|---|---|---|---|---|---|---|---|', ...selected.map(row)].join('\n'));
     console.log(`(partial run: --variants ${flags.variants}${flags.env ? `, --env ${flags.env}` : ''}; no targets judged)`);
   } else {
-  // P4: added latency at a fixed 1,000 req/s (open model), full telemetry vs disabled.
-  const p4: Record<string, number> = {};
-  for (const name of ['full', 'disabled'] as const) {
-    const port = await freePort();
-    const server = await VARIANTS[name].start(port);
-    try {
-      const url = `http://127.0.0.1:${port}`;
-      await load(url, ['--duration', `${WARMUP_S}s`, '--rate', '1000', '--concurrency', '64']);
-      const s = await load(url, ['--duration', `${quick ? 2 : Math.max(SECONDS, 10)}s`, '--rate', '1000', '--concurrency', '64']);
-      p4[name] = s.latencyMs.p99;
-    } finally {
-      await server.stop();
+  // P4: added latency at a fixed 1,000 req/s (open model), full telemetry vs disabled. A p99 at 1,000 req/s rests
+  // on about 10 requests a second, and this machine alone moves it by milliseconds (plain node:http measured p99
+  // 2.8-3.4 ms, p99.9 15 ms here), so the pair runs ROUNDS times, interleaved, and the medians are compared.
+  const p4Runs: Record<'full' | 'disabled', number[]> = { full: [], disabled: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of ['full', 'disabled'] as const) {
+      const port = await freePort();
+      const server = await VARIANTS[name].start(port);
+      try {
+        const url = `http://127.0.0.1:${port}`;
+        await load(url, ['--duration', `${WARMUP_S}s`, '--rate', '1000', '--concurrency', '64']);
+        const s = await load(url, ['--duration', `${quick ? 2 : Math.max(SECONDS, 10)}s`, '--rate', '1000', '--concurrency', '64']);
+        p4Runs[name].push(s.latencyMs.p99);
+      } finally {
+        await server.stop();
+      }
     }
   }
+  const p4 = { full: median(p4Runs.full), disabled: median(p4Runs.disabled) };
 
   // P5: RSS over a long run at saturation with full telemetry; flat means the second half does not climb.
   const rssTrace: number[] = [];
@@ -339,8 +352,9 @@ try {
     const p3 = med('full') / med('fastapi-uvloop');
     targets.push(['P3', `full telemetry / FastAPI+uvicorn(uvloop, httptools) throughput = ${p3.toFixed(2)}x (target >= 2x)`, p3 >= 2]);
   } else targets.push(['P3', 'skipped: FastAPI peers not installed (apt-get install python3-fastapi python3-uvicorn python3-uvloop python3-httptools)', null]);
-  const p4diff = (p4.full ?? NaN) - (p4.disabled ?? NaN);
-  targets.push(['P4', `p99 at 1,000 req/s: full ${fmt(p4.full ?? NaN, 2)} ms, disabled ${fmt(p4.disabled ?? NaN, 2)} ms, difference ${fmt(p4diff, 2)} ms (target < 1 ms)`, p4diff < 1]);
+  const p4diff = p4.full - p4.disabled;
+  const runs = (xs: number[]) => xs.map((x) => fmt(x, 2)).join(', ');
+  targets.push(['P4', `p99 at 1,000 req/s (median of ${ROUNDS}): full ${fmt(p4.full, 2)} ms (${runs(p4Runs.full)}), disabled ${fmt(p4.disabled, 2)} ms (${runs(p4Runs.disabled)}), difference ${fmt(p4diff, 2)} ms (target < 1 ms)`, p4diff < 1]);
   const half = rssTrace.slice(Math.floor(rssTrace.length / 2));
   const maxRss = Math.max(...rssTrace);
   const growth = half.length > 1 ? half[half.length - 1]! - half[0]! : 0;
@@ -351,7 +365,7 @@ try {
   if (quick) lines.push('', '(--quick: one short round; the figures are a smoke test, not a measurement)');
   const report = lines.join('\n');
   console.log(report);
-  if (flags.out) writeFileSync(flags.out, JSON.stringify({ samples: Object.fromEntries(samples), p4, rssTrace, readyMs, report }, null, 2));
+  if (flags.out) writeFileSync(flags.out, JSON.stringify({ samples: Object.fromEntries(samples), p4, p4Runs, rssTrace, readyMs, report }, null, 2));
   }
 } finally {
   await receiver.stop();

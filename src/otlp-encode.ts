@@ -400,8 +400,10 @@ export interface EncodedGroup {
   scopes: { scope: Buffer; schemaUrl?: string; items: Uint8Array }[];
 }
 
-export function assembleRequest(groups: EncodedGroup[]): Buffer {
-  const w = new ProtoWriter(groups.reduce((n, g) => n + g.resource.length + 64 + g.scopes.reduce((m, s) => m + s.items.length + s.scope.length + 32, 0), 0));
+/** Writes the request into `w` (from position 0) and returns a view of it, valid until `w` is written again. */
+export function assembleRequest(groups: EncodedGroup[], w = new ProtoWriter(1024)): Buffer {
+  w.pos = 0;
+  w.ensure(groups.reduce((n, g) => n + g.resource.length + 64 + g.scopes.reduce((m, s) => m + s.items.length + s.scope.length + 32, 0), 0));
   for (const g of groups) {
     w.tag(1, LEN);
     const rs = w.begin();
