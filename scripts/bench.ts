@@ -20,6 +20,8 @@ const { values: flags } = parseArgs({
     variants: { type: 'string' },
     // Extra environment for our variants, to measure what a setting costs: --env LOG_LEVEL=warn,OTEL_LOGS_EXPORTER=none
     env: { type: 'string' },
+    // Node/V8 flags for our variants instead of those of `npm start`: --node-flags "--max-semi-space-size=16"
+    'node-flags': { type: 'string' },
   },
 });
 const quick = flags.quick;
@@ -33,7 +35,11 @@ const SPANS_PER_PREDICT = 4; // server span + preprocess + inference + postproce
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const PYTHON = '/usr/bin/python3';
 // Our service runs exactly as `npm start` does (its V8 flags included): the argv after `node`.
-const START = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1);
+const START = (() => {
+  const argv = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1);
+  if (flags['node-flags'] === undefined) return argv;
+  return [...flags['node-flags'].split(/\s+/).filter(Boolean), ...argv.slice(argv.indexOf('--import'))];
+})();
 
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pinned = (core: number, cmd: string, args: string[]): [string, string[]] =>
@@ -277,7 +283,7 @@ try {
 
   if (SKIP_TARGETS) {
     console.log(['| variant | req/s median (min-max) | wrk req/s | CPU us/req | p50 / p99 ms | RSS MB | spans delivered | failed |', '|---|---|---|---|---|---|---|---|', ...selected.map(row)].join('\n'));
-    console.log(`(partial run: --variants ${flags.variants}${flags.env ? `, --env ${flags.env}` : ''}; no targets judged)`);
+    console.log(`(partial run: --variants ${flags.variants}${flags.env ? `, --env ${flags.env}` : ''}; node ${START.slice(0, START.indexOf('--import')).join(' ') || '(no flags)'}; no targets judged)`);
   } else {
   // P4: added latency at a fixed 1,000 req/s (open model), full telemetry vs disabled. A p99 at 1,000 req/s rests
   // on about 10 requests a second, and this machine alone moves it by milliseconds (plain node:http measured p99
