@@ -44,14 +44,19 @@ const GRPC_RETRYABLE = new Set<number>([
 ]);
 const HTTP_RETRYABLE = new Set([429, 502, 503, 504]);
 
+/** The partial-success answer of a successful export; an answer that does not decode counts as full success. */
 function rejectedCount(signal: Signal, body: Uint8Array): { rejected: number; message?: string } {
   if (body.length === 0) return { rejected: 0 };
-  if (signal === 'traces') {
-    const p = ProtobufTraceSerializer.deserializeResponse(body).partialSuccess;
-    return { rejected: Number(p?.rejectedSpans ?? 0), message: p?.errorMessage };
+  try {
+    if (signal === 'traces') {
+      const p = ProtobufTraceSerializer.deserializeResponse(body).partialSuccess;
+      return { rejected: Number(p?.rejectedSpans ?? 0), message: p?.errorMessage };
+    }
+    const p = ProtobufLogsSerializer.deserializeResponse(body).partialSuccess;
+    return { rejected: Number(p?.rejectedLogRecords ?? 0), message: p?.errorMessage };
+  } catch {
+    return { rejected: 0 };
   }
-  const p = ProtobufLogsSerializer.deserializeResponse(body).partialSuccess;
-  return { rejected: Number(p?.rejectedLogRecords ?? 0), message: p?.errorMessage };
 }
 
 /** OTLP/gRPC: the Export method called with bytes we already encoded (grpc-js with pass-through codecs). */
@@ -169,7 +174,16 @@ export class EagerBatcher<T extends Item> {
       return;
     }
     const group = this.group(item);
-    this.encode(group.writer, item);
+    const at = group.writer.pos;
+    try {
+      this.encode(group.writer, item);
+    } catch (err) {
+      // A value the encoder cannot write: the item is dropped (counted), never half-written into the batch.
+      group.writer.pos = at;
+      this.counts.dropped++;
+      this.o.warn(`A ${this.what} could not be encoded and was dropped`, err);
+      return;
+    }
     group.count++;
     if (++this.open >= this.o.batch.maxExportBatchSize) this.cut();
     else if (this.timer === undefined) {
@@ -252,7 +266,11 @@ export class EagerBatcher<T extends Item> {
   private async attempt(batch: Batch): Promise<void> {
     batch.firstTry ||= Date.now();
     for (;;) {
-      const r = await this.transport.send(batch.body, this.o.timeoutMs);
+      const r: SendResult = await this.transport.send(batch.body, this.o.timeoutMs).catch((err: unknown) => ({
+        ok: false as const,
+        retryable: false,
+        error: err instanceof Error ? err.message : String(err),
+      }));
       if (r.ok) {
         this.counts.exported += batch.count - r.rejected;
         if (r.rejected > 0) this.fail(r.rejected, `the Collector rejected ${r.rejected} ${this.what}s${r.message ? `: ${r.message}` : ''}`);
@@ -291,43 +309,23 @@ export class EagerBatcher<T extends Item> {
 }
 
 /** Spans: sampled ones are encoded when they end. */
-export class EagerSpanProcessor implements SpanProcessor {
-  private readonly batcher: EagerBatcher<ReadableSpan>;
+export class EagerSpanProcessor extends EagerBatcher<ReadableSpan> implements SpanProcessor {
   constructor(transport: Transport, options: EagerOptions) {
-    this.batcher = new EagerBatcher<ReadableSpan>(transport, writeSpan, 'span', options);
+    super(transport, writeSpan, 'span', options);
   }
   onStart(_span: Span, _parentContext: Context): void {}
   onEnd(span: ReadableSpan): void {
     if ((span.spanContext().traceFlags & 1) === 0) return;
-    this.batcher.add(span);
-  }
-  status(): ExportStatus {
-    return this.batcher.status();
-  }
-  forceFlush(): Promise<void> {
-    return this.batcher.forceFlush();
-  }
-  shutdown(): Promise<void> {
-    return this.batcher.shutdown();
+    this.add(span);
   }
 }
 
 /** Log records: encoded when emitted. */
-export class EagerLogRecordProcessor implements LogRecordProcessor {
-  private readonly batcher: EagerBatcher<ReadableLogRecord>;
+export class EagerLogRecordProcessor extends EagerBatcher<ReadableLogRecord> implements LogRecordProcessor {
   constructor(transport: Transport, options: EagerOptions) {
-    this.batcher = new EagerBatcher<ReadableLogRecord>(transport, writeLogRecord, 'log record', options);
+    super(transport, writeLogRecord, 'log record', options);
   }
   onEmit(record: ReadWriteLogRecord, _context?: Context): void {
-    this.batcher.add(record as unknown as ReadableLogRecord);
-  }
-  status(): ExportStatus {
-    return this.batcher.status();
-  }
-  forceFlush(): Promise<void> {
-    return this.batcher.forceFlush();
-  }
-  shutdown(): Promise<void> {
-    return this.batcher.shutdown();
+    this.add(record as unknown as ReadableLogRecord);
   }
 }

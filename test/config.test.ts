@@ -36,7 +36,21 @@ test('a per-signal endpoint is used as it is', () => {
   assert.equal(c.telemetry.embeddedReceiver, false);
 });
 
+test('the eager export pipeline is the default; options only the SDK exporter honours are noticed per signal', () => {
+  const c = parseConfig({});
+  assert.equal(c.telemetry.exportPipeline, 'eager');
+  assert.equal(c.telemetry.exportRetryMs, 60_000);
+  assert.equal(c.telemetry.traces.sdkExporterVariable, undefined);
+  const h = parseConfig({ OTEL_EXPORTER_OTLP_HEADERS: 'api-key=x' });
+  assert.equal(h.telemetry.traces.sdkExporterVariable, 'OTEL_EXPORTER_OTLP_HEADERS');
+  assert.equal(h.telemetry.logs.sdkExporterVariable, 'OTEL_EXPORTER_OTLP_HEADERS');
+  const l = parseConfig({ OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: 'gzip', OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: ' ' });
+  assert.equal(l.telemetry.logs.sdkExporterVariable, 'OTEL_EXPORTER_OTLP_LOGS_COMPRESSION');
+  assert.equal(l.telemetry.traces.sdkExporterVariable, undefined, 'a blank value is unset');
+});
+
 const bad: [Record<string, string>, RegExp][] = [
+  [{ EXPORT_PIPELINE: 'fast' }, /^EXPORT_PIPELINE="fast" is not allowed: expected one of eager, sdk$/],
   [{ API_PORT: 'abc' }, /^API_PORT="abc" is not allowed: expected an integer from 0 to 65535$/],
   [{ API_PORT: '70000' }, /^API_PORT="70000"/],
   [{ DEFAULT_LATENCY_MS: '-5' }, /^DEFAULT_LATENCY_MS="-5" is not allowed: expected a number >= 0$/],

@@ -236,12 +236,21 @@ describe('shutdown and faults', () => {
   });
 });
 
-for (const protocol of ['http/protobuf', 'http/json'] as const) {
-  test(`traces, metrics and logs also arrive over OTLP ${protocol}`, async () => {
+// Each protocol, and which export pipeline it takes (the start-up line says): eager for OTLP protobuf unless an
+// option only the SDK's exporter implements is set, the SDK's for http/json.
+const pipelines: { protocol: 'grpc' | 'http/protobuf' | 'http/json'; env: Record<string, string>; line: string }[] = [
+  { protocol: 'http/protobuf', env: {}, line: 'Export pipeline: spans eager, log records eager' },
+  { protocol: 'http/json', env: {}, line: 'Export pipeline: spans sdk (protocol http/json), log records sdk (protocol http/json)' },
+  { protocol: 'grpc', env: { EXPORT_PIPELINE: 'sdk' }, line: 'Export pipeline: spans sdk, log records sdk' },
+  { protocol: 'grpc', env: { OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=lab' }, line: 'Export pipeline: spans sdk (OTEL_EXPORTER_OTLP_HEADERS is set), log records sdk (OTEL_EXPORTER_OTLP_HEADERS is set)' },
+];
+for (const { protocol, env, line } of pipelines) {
+  test(`traces, metrics and logs also arrive over OTLP ${protocol} ${JSON.stringify(env)}`, async () => {
     const receiver = new OtlpReceiver({ grpcPort: 0, httpPort: 0, healthPort: 0 });
     await receiver.start();
-    const svc = await startService({ ...fastExportEnv(receiver.httpUrl), OTEL_EXPORTER_OTLP_PROTOCOL: protocol });
+    const svc = await startService({ ...fastExportEnv(protocol === 'grpc' ? receiver.grpcUrl : receiver.httpUrl), OTEL_EXPORTER_OTLP_PROTOCOL: protocol, ...env });
     try {
+      assert.ok(svc.logLines().some((l) => l.msg === line), `start-up line: ${line}`);
       const res = await postJson(`${svc.url}/predict`, { features: [1, 2] });
       await receiver.waitForTrace(res.body.trace_id, 10_000);
       await receiver.waitFor(() => receiver.metrics.some((m) => m.name === 'http_requests_total'), 10_000, 'metrics');

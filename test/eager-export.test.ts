@@ -2,6 +2,8 @@
 // the official protobuf definitions), then batches sent to the project's receiver over real gRPC and HTTP,
 // including a Collector that is down and comes back, and one that stays down.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import { context, SeverityNumber, SpanKind, SpanStatusCode, trace, TraceFlags, type Span as ApiSpan } from '@opentelemetry/api';
@@ -19,6 +21,7 @@ const require = createRequire(import.meta.url);
 const root = require('otlp-proto/build/src/generated/root.js');
 const TraceRequest = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
 const LogsRequest = root.opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest;
+const TraceResponse = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse;
 const asObject = (type: typeof TraceRequest, bytes: Uint8Array) =>
   type.toObject(type.decode(bytes), { defaults: true, longs: String, bytes: String, enums: Number });
 
@@ -203,5 +206,44 @@ describe('a Collector that is down', () => {
     await spans.shutdown();
     assert.ok(Date.now() - t0 < 3000, 'shutdown makes one last attempt, no backoff');
     assert.equal(spans.status().failed, 160);
+  });
+});
+
+describe('answers and items out of the ordinary', () => {
+  test('a partial success (the Collector rejects some spans) counts those as failed, the rest as exported', async () => {
+    const answer = Buffer.from(TraceResponse.encode({ partialSuccess: { rejectedSpans: 7, errorMessage: 'too old' } }).finish());
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(answer));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const warnings: unknown[] = [];
+    try {
+      const spans = new EagerSpanProcessor(httpTransport('traces', `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`), options({ warn: (_m, e) => warnings.push(e) }));
+      endSpans(spans, 40);
+      await spans.shutdown();
+      assert.deepEqual(spans.status(), { ended: 40, exported: 33, failed: 7, inFlight: 0, queued: 0, dropped: 0 });
+      assert.match(String(warnings[0]), /rejected 7 spans: too old/);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('an item that cannot be encoded is dropped and counted; the rest of its batch still decodes', async () => {
+    const receiver = new OtlpReceiver({ grpcPort: 0, httpPort: 0, healthPort: 0 });
+    await receiver.start();
+    try {
+      const spans = new EagerSpanProcessor(grpcTransport('traces', receiver.grpcUrl), options());
+      endSpans(spans, 3, 'before');
+      const [good] = sdkSpans();
+      const broken = Object.create(good!, { spanContext: { value: () => ({ traceId: undefined, spanId: '1'.repeat(16), traceFlags: 1 }) } }) as ReadableSpan;
+      spans.onEnd(broken);
+      endSpans(spans, 3, 'after');
+      await spans.shutdown();
+      assert.deepEqual(spans.status(), { ended: 7, exported: 6, failed: 0, inFlight: 0, queued: 0, dropped: 1 });
+      assert.deepEqual(receiver.spans.map((s) => s.name).sort(), ['after-0', 'after-1', 'after-2', 'before-0', 'before-1', 'before-2']);
+    } finally {
+      await receiver.stop();
+    }
   });
 });
