@@ -1,10 +1,10 @@
 // OTLP protobuf encoding of one span or one log record at a time, as it ends (the eager export pipeline,
 // eager-export.ts). Written by hand because no library encodes items one by one: the SDK's serializer
 // (@opentelemetry/otlp-transformer) encodes a whole batch at export time, in two passes (size estimate, then
-// write), which blocked the event loop for milliseconds per 2048-span batch and kept every span object alive
-// until then (promoted to the old generation, then collected by mark-compact: the GC and RSS figures in
+// write), all of a 2048-span batch in one go on the event loop, and keeps every span object alive until then
+// (copied by young-generation collections, promoted, then collected by mark-compact: the GC and RSS figures in
 // docs/PERFORMANCE.md). The field numbers and the choices (span flags, kind + 1, int vs double) follow the
-// OTLP .proto files and that serializer; test/otlp-encode.test.ts decodes our bytes with the official
+// OTLP .proto files and that serializer; test/eager-export.test.ts decodes our bytes with the official
 // protobuf definitions and compares them, field by field, with what the SDK's own serializer produces.
 import type { HrTime } from '@opentelemetry/api';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
@@ -161,7 +161,7 @@ function nibble(c: number): number {
   return c <= 57 ? c - 48 : (c | 32) - 87;
 }
 
-export function varintSize(v: number): number {
+function varintSize(v: number): number {
   let n = 1;
   while (v > 127) {
     v = Math.floor(v / 128);
