@@ -24,7 +24,8 @@ export type Signal = 'traces' | 'logs';
 export type SendResult = { ok: true; rejected: number; message?: string } | { ok: false; retryable: boolean; retryAfterMs?: number; error: string };
 
 export interface Transport {
-  send(body: Buffer, timeoutMs: number): Promise<SendResult>;
+  /** One attempt; `abort` ends it early (shutdown past its deadline), answering as a failure. */
+  send(body: Buffer, timeoutMs: number, abort?: AbortSignal): Promise<SendResult>;
   close(): void;
 }
 
@@ -32,11 +33,11 @@ const GRPC_PATH: Record<Signal, string> = {
   traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
   logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
 };
-// The codes the OTLP exporter specification (and the SDK's gRPC exporter) retries.
+// The codes the OTLP exporter specification retries; RESOURCE_EXHAUSTED only when the server says when to retry
+// (RetryInfo, carried in grpc-status-details-bin): otherwise it may be a batch too large to ever be accepted.
 const GRPC_RETRYABLE = new Set<number>([
   grpcStatus.CANCELLED,
   grpcStatus.DEADLINE_EXCEEDED,
-  grpcStatus.RESOURCE_EXHAUSTED,
   grpcStatus.ABORTED,
   grpcStatus.OUT_OF_RANGE,
   grpcStatus.UNAVAILABLE,
@@ -48,12 +49,13 @@ const HTTP_RETRYABLE = new Set([429, 502, 503, 504]);
 function rejectedCount(signal: Signal, body: Uint8Array): { rejected: number; message?: string } {
   if (body.length === 0) return { rejected: 0 };
   try {
-    if (signal === 'traces') {
-      const p = ProtobufTraceSerializer.deserializeResponse(body).partialSuccess;
-      return { rejected: Number(p?.rejectedSpans ?? 0), message: p?.errorMessage };
-    }
-    const p = ProtobufLogsSerializer.deserializeResponse(body).partialSuccess;
-    return { rejected: Number(p?.rejectedLogRecords ?? 0), message: p?.errorMessage };
+    const p =
+      signal === 'traces'
+        ? ProtobufTraceSerializer.deserializeResponse(body).partialSuccess
+        : ProtobufLogsSerializer.deserializeResponse(body).partialSuccess;
+    const n = Number(p && ('rejectedSpans' in p ? p.rejectedSpans : 'rejectedLogRecords' in p ? p.rejectedLogRecords : 0));
+    // The batcher caps it at the batch size; a negative or absurd value (int64 wrap-around) counts as none.
+    return { rejected: Number.isFinite(n) && n > 0 ? Math.trunc(n) : 0, message: p?.errorMessage };
   } catch {
     return { rejected: 0 };
   }
@@ -70,12 +72,16 @@ export function grpcTransport(signal: Signal, url: string): Transport {
   });
   const same = (b: Buffer) => b;
   return {
-    send: (body, timeoutMs) =>
+    send: (body, timeoutMs, abort) =>
       new Promise((resolve) => {
-        client.makeUnaryRequest(GRPC_PATH[signal], same, same, body, new Metadata(), { deadline: Date.now() + timeoutMs }, (err: ServiceError | null, answer?: Buffer) => {
-          if (err) resolve({ ok: false, retryable: GRPC_RETRYABLE.has(err.code), error: `gRPC ${grpcStatus[err.code] ?? err.code}: ${err.details}` });
-          else resolve({ ok: true, ...rejectedCount(signal, answer ?? Buffer.alloc(0)) });
+        const call = client.makeUnaryRequest(GRPC_PATH[signal], same, same, body, new Metadata(), { deadline: Date.now() + timeoutMs }, (err: ServiceError | null, answer?: Buffer) => {
+          abort?.removeEventListener('abort', cancel);
+          if (!err) return resolve({ ok: true, ...rejectedCount(signal, answer ?? Buffer.alloc(0)) });
+          const retryable = GRPC_RETRYABLE.has(err.code) || (err.code === grpcStatus.RESOURCE_EXHAUSTED && err.metadata?.get('grpc-status-details-bin').length > 0);
+          resolve({ ok: false, retryable, error: `gRPC ${grpcStatus[err.code] ?? err.code}: ${err.details}` });
         });
+        const cancel = () => call.cancel();
+        abort?.addEventListener('abort', cancel, { once: true });
       }),
     close: () => client.close(),
   };
@@ -84,9 +90,10 @@ export function grpcTransport(signal: Signal, url: string): Transport {
 /** OTLP/HTTP with protobuf bodies (POST to the signal's /v1/traces or /v1/logs URL). */
 export function httpTransport(signal: Signal, url: string): Transport {
   return {
-    send: async (body, timeoutMs) => {
+    send: async (body, timeoutMs, abort) => {
       try {
-        const res = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/x-protobuf' }, signal: AbortSignal.timeout(timeoutMs) });
+        const signals = abort ? [AbortSignal.timeout(timeoutMs), abort] : [AbortSignal.timeout(timeoutMs)];
+        const res = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/x-protobuf' }, signal: AbortSignal.any(signals) });
         const answer = new Uint8Array(await res.body.arrayBuffer());
         if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, ...rejectedCount(signal, answer) };
         const after = Number(res.headers['retry-after']);
@@ -107,6 +114,8 @@ export interface EagerOptions {
   timeoutMs: number;
   /** A batch that keeps failing with retryable answers is retried for this long, then counted as failed. */
   retryMs: number;
+  /** Longest shutdown flush: sends still running then are cancelled and what is left is counted as failed. */
+  shutdownMs: number;
   warn: (msg: string, err: unknown) => void;
 }
 
@@ -123,6 +132,8 @@ interface Group {
 }
 
 interface Batch {
+  /** Order of cutting: forceFlush waits for the batches cut up to its call, not for later ones. */
+  seq: number;
   /** The request, a view of `writer`'s buffer. */
   body: Buffer;
   writer: ProtoWriter;
@@ -151,7 +162,15 @@ export class EagerBatcher<T extends Item> {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private lastWarning = 0;
-  private idle: (() => void)[] = [];
+  private flushes: { through: number; done: () => void }[] = [];
+  private cutSeq = 0;
+  /** Sequence numbers of batches cut and not finished (waiting or being sent). */
+  private readonly outstanding = new Set<number>();
+  /** Aborted at the shutdown deadline: cancels the sends still running. */
+  private readonly abort = new AbortController();
+  private deadline = Infinity;
+  /** Set when an attempt fails during shutdown: the batches still waiting are not sent, they are counted. */
+  private giveUp = false;
   private readonly spareWriters: ProtoWriter[] = [];
   /** Batches waiting out a retry backoff: shutdown wakes them for their last attempt. */
   private readonly sleeping = new Set<() => void>();
@@ -187,7 +206,7 @@ export class EagerBatcher<T extends Item> {
     group.count++;
     if (++this.open >= this.o.batch.maxExportBatchSize) this.cut();
     else if (this.timer === undefined) {
-      this.timer = setTimeout(() => this.cut(), this.o.batch.scheduleDelayMs);
+      this.timer = setTimeout(() => this.cut(), this.o.batch.scheduleDelayMs); // cut() never throws
       this.timer.unref();
     }
   }
@@ -197,19 +216,40 @@ export class EagerBatcher<T extends Item> {
     return { ended: c.ended, exported: c.exported, failed: c.failed, inFlight: c.inFlight, queued: this.open + this.waitingItems, dropped: c.dropped };
   }
 
-  /** Sends everything queued now and resolves when nothing is queued or in flight. */
+  /** Sends what is queued now and resolves when those batches are delivered or counted (not later ones). */
   forceFlush(): Promise<void> {
     this.cut();
-    if (this.open + this.waitingItems + this.sending === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idle.push(resolve));
+    const through = this.cutSeq;
+    return new Promise((done) => {
+      this.flushes.push({ through, done });
+      this.settleFlushes();
+    });
   }
 
-  /** Flushes without further retries (a batch that fails now is counted as failed), then closes the channel. */
+  /**
+   * Flushes within `shutdownMs`: no more back-off (each batch gets its last attempt now); once an attempt fails,
+   * the batches still waiting are counted as failed without being sent; at the deadline the sends still running
+   * are cancelled. Then closes the channel. No new item is taken (counted as dropped).
+   */
   async shutdown(): Promise<void> {
     this.stopping = true;
+    this.deadline = Date.now() + this.o.shutdownMs;
+    const timer = setTimeout(() => this.abort.abort(), this.o.shutdownMs);
+    timer.unref();
     for (const wake of this.sleeping) wake();
     await this.forceFlush();
+    clearTimeout(timer);
     this.transport.close();
+  }
+
+  private settleFlushes(): void {
+    if (this.flushes.length === 0) return;
+    let oldest = Infinity;
+    for (const seq of this.outstanding) oldest = Math.min(oldest, seq);
+    this.flushes = this.flushes.filter((f) => {
+      if (f.through < oldest) f.done();
+      return f.through >= oldest;
+    });
   }
 
   private group(item: T): Group {
@@ -230,7 +270,21 @@ export class EagerBatcher<T extends Item> {
   private cut(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.open === 0) return this.pump();
+    if (this.open > 0) {
+      try {
+        this.queueOpenItems();
+      } catch (err) {
+        // Not expected (the items are already encoded); if assembling fails, the open items are counted, not lost.
+        this.counts.failed += this.open;
+        this.o.warn(`OTLP ${this.what} batch could not be assembled; ${this.open} ${this.what}s counted as failed`, err);
+        for (const byScope of this.groups.values()) for (const g of byScope.values()) ((g.writer.pos = 0), (g.count = 0));
+        this.open = 0;
+      }
+    }
+    this.pump();
+  }
+
+  private queueOpenItems(): void {
     const groups: EncodedGroup[] = [];
     for (const byScope of this.groups.values()) {
       let g: EncodedGroup | undefined;
@@ -246,13 +300,20 @@ export class EagerBatcher<T extends Item> {
     const writer = this.spareWriters.pop() ?? new ProtoWriter(64 * 1024);
     const body = assembleRequest(groups, writer);
     for (const byScope of this.groups.values()) for (const s of byScope.values()) ((s.writer.pos = 0), (s.count = 0));
-    this.waiting.push({ body, writer, count: this.open, firstTry: 0, attempt: 0 });
+    const seq = ++this.cutSeq;
+    this.outstanding.add(seq);
+    this.waiting.push({ seq, body, writer, count: this.open, firstTry: 0, attempt: 0 });
     this.waitingItems += this.open;
     this.open = 0;
-    this.pump();
   }
 
   private pump(): void {
+    while (this.giveUp && this.waiting.length > 0) {
+      const batch = this.waiting.shift()!;
+      this.waitingItems -= batch.count;
+      this.fail(batch.count, 'not sent: the Collector failed during shutdown');
+      this.finish(batch);
+    }
     while (this.sending < this.o.concurrency && this.waiting.length > 0) {
       const batch = this.waiting.shift()!;
       this.waitingItems -= batch.count;
@@ -260,26 +321,49 @@ export class EagerBatcher<T extends Item> {
       this.counts.inFlight += batch.count;
       void this.attempt(batch);
     }
-    if (this.sending === 0 && this.open === 0 && this.waiting.length === 0) for (const done of this.idle.splice(0)) done();
+    this.settleFlushes();
+  }
+
+  private finish(batch: Batch): void {
+    this.outstanding.delete(batch.seq);
+    if (this.spareWriters.length <= this.o.concurrency) this.spareWriters.push(batch.writer);
   }
 
   private async attempt(batch: Batch): Promise<void> {
+    try {
+      await this.deliver(batch);
+    } catch (err) {
+      // Only a throwing warn() could get here; the books must still balance.
+      this.counts.failed += batch.count;
+      this.o.warn(`OTLP ${this.what} export failed unexpectedly`, err);
+    } finally {
+      this.counts.inFlight -= batch.count;
+      this.sending--;
+      this.finish(batch);
+      this.pump();
+    }
+  }
+
+  private async deliver(batch: Batch): Promise<void> {
     batch.firstTry ||= Date.now();
     for (;;) {
-      const r: SendResult = await this.transport.send(batch.body, this.o.timeoutMs).catch((err: unknown) => ({
+      const timeoutMs = Math.max(1, Math.min(this.o.timeoutMs, this.deadline - Date.now()));
+      const r: SendResult = await this.transport.send(batch.body, timeoutMs, this.abort.signal).catch((err: unknown) => ({
         ok: false as const,
         retryable: false,
         error: err instanceof Error ? err.message : String(err),
       }));
       if (r.ok) {
-        this.counts.exported += batch.count - r.rejected;
-        if (r.rejected > 0) this.fail(r.rejected, `the Collector rejected ${r.rejected} ${this.what}s${r.message ? `: ${r.message}` : ''}`);
-        break;
+        const rejected = Math.min(r.rejected, batch.count);
+        this.counts.exported += batch.count - rejected;
+        if (rejected > 0) this.fail(rejected, `the Collector rejected ${rejected} ${this.what}s${r.message ? `: ${r.message}` : ''}`);
+        return;
       }
       const delay = Math.max(r.retryAfterMs ?? 0, Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 1.5 ** batch.attempt++) * (0.8 + 0.4 * Math.random()));
       if (!r.retryable || this.stopping || Date.now() + delay - batch.firstTry > this.o.retryMs) {
+        if (this.stopping) this.giveUp = true;
         this.fail(batch.count, r.error);
-        break;
+        return;
       }
       await new Promise<void>((resolve) => {
         const wake = () => {
@@ -292,10 +376,6 @@ export class EagerBatcher<T extends Item> {
         this.sleeping.add(wake);
       });
     }
-    this.counts.inFlight -= batch.count;
-    if (this.spareWriters.length <= this.o.concurrency) this.spareWriters.push(batch.writer);
-    this.sending--;
-    this.pump();
   }
 
   private fail(count: number, error: string): void {

@@ -131,6 +131,9 @@ const eagerOptions = (batch: Config['telemetry']['batch']): EagerOptions => ({
   concurrency: t.exportConcurrency,
   timeoutMs: t.exportTimeoutMs,
   retryMs: t.exportRetryMs,
+  // Half of SHUTDOWN_TIMEOUT_MS (the other half is for draining HTTP), at most one export timeout: past it the
+  // sends still running are cancelled and counted as failed, so the process exits 0 with its books balanced.
+  shutdownMs: Math.min(t.exportTimeoutMs, config.shutdown.timeoutMs / 2),
   warn,
 });
 const transport = (name: Signal, signal: SignalConfig) =>

@@ -124,6 +124,7 @@ const options = (over: Partial<EagerOptions> = {}): EagerOptions => ({
   concurrency: 2,
   timeoutMs: 2000,
   retryMs: 30_000,
+  shutdownMs: 5_000,
   warn: () => {},
   ...over,
 });
@@ -227,6 +228,72 @@ describe('answers and items out of the ordinary', () => {
     } finally {
       server.close();
     }
+  });
+
+  test('a partial success larger than the batch counts the batch as failed, never exported below zero', async () => {
+    const answer = Buffer.from(TraceResponse.encode({ partialSuccess: { rejectedSpans: 25 } }).finish());
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(answer));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const spans = new EagerSpanProcessor(httpTransport('traces', `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`), options());
+      endSpans(spans, 10);
+      await spans.shutdown();
+      assert.deepEqual(spans.status(), { ended: 10, exported: 0, failed: 10, inFlight: 0, queued: 0, dropped: 0 });
+    } finally {
+      server.close();
+    }
+  });
+
+  test('shutdown keeps to its deadline when the Collector never answers: sends are cancelled, everything is counted', async () => {
+    const server = createServer((req) => req.resume()); // reads every request, answers none
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const spans = new EagerSpanProcessor(
+        httpTransport('traces', `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`),
+        options({ batch: { scheduleDelayMs: 50, exportTimeoutMs: 5000, maxQueueSize: 1000, maxExportBatchSize: 10 }, timeoutMs: 10_000, shutdownMs: 400 }),
+      );
+      endSpans(spans, 100); // 10 batches, 2 in flight, 8 waiting
+      const t0 = Date.now();
+      await spans.shutdown();
+      const took = Date.now() - t0;
+      assert.ok(took < 2000, `shutdown took ${took} ms`);
+      assert.deepEqual(spans.status(), { ended: 100, exported: 0, failed: 100, inFlight: 0, queued: 0, dropped: 0 });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  test('forceFlush returns once what was queued at its call is sent, while new spans keep arriving', async () => {
+    // A Collector that takes 30 ms per export and more spans than it can take: the queue never empties.
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => setTimeout(() => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(), 30));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const spans = new EagerSpanProcessor(
+      httpTransport('traces', `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`),
+      options({ batch: { scheduleDelayMs: 20, exportTimeoutMs: 5000, maxQueueSize: 100_000, maxExportBatchSize: 10 } }),
+    );
+    const tracer = new TracerProvider({ resource, spanProcessors: [spans] }).getTracer('flush-test');
+    const traffic = setInterval(() => {
+      for (let i = 0; i < 3; i++) tracer.startSpan('steady').end();
+    }, 2);
+    try {
+      endSpans(spans, 25);
+      const outcome = await Promise.race([spans.forceFlush().then(() => 'flushed'), new Promise((r) => setTimeout(() => r('still waiting after 3 s'), 3000))]);
+      assert.equal(outcome, 'flushed');
+      assert.ok(spans.status().exported >= 25);
+    } finally {
+      clearInterval(traffic);
+      await spans.shutdown();
+      server.close();
+    }
+    const st = spans.status();
+    assert.equal(st.ended, st.exported + st.failed + st.dropped + st.queued + st.inFlight);
   });
 
   test('an item that cannot be encoded is dropped and counted; the rest of its batch still decodes', async () => {
