@@ -5,9 +5,9 @@
 // --quick is the CI smoke test: every step once and short; it asserts nothing about speed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort, NODE_FLAGS } from '../test/helpers/service.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const { values: flags } = parseArgs({
@@ -34,12 +34,9 @@ const CONCURRENCY = 32;
 const SPANS_PER_PREDICT = 4; // server span + preprocess + inference + postprocess (the telemetry catalogue)
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const PYTHON = '/usr/bin/python3';
-// Our service runs exactly as `npm start` does (its V8 flags included): the argv after `node`.
-const START = (() => {
-  const argv = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1);
-  if (flags['node-flags'] === undefined) return argv;
-  return [...flags['node-flags'].split(/\s+/).filter(Boolean), ...argv.slice(argv.indexOf('--import'))];
-})();
+// Our service runs as `npm start` does, its V8 flags included, unless --node-flags replaces them.
+const nodeFlags = flags['node-flags'] === undefined ? NODE_FLAGS : flags['node-flags'].split(/\s+/).filter(Boolean);
+const START = [...nodeFlags, '--import', './dist/instrumentation.js', 'dist/main.js'];
 
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pinned = (core: number, cmd: string, args: string[]): [string, string[]] =>
@@ -48,22 +45,10 @@ const pinned = (core: number, cmd: string, args: string[]): [string, string[]] =
 // CPU of its own, and a receiver starved by a saturating load generator answers exports late, so the service's
 // queue overflows and the drop figure measures the bench rather than the service (measured: 10 s at saturation,
 // 74,980 of 304,872 spans dropped with equal priority, 0 of 274,556 with the receiver ahead).
-const LOAD_NICE = ['nice', '-n', '10'];
 const loadPinned = (cmd: string, args: string[]): [string, string[]] => {
   const [c, a] = pinned(1, cmd, args);
-  return [LOAD_NICE[0]!, [...LOAD_NICE.slice(1), c, ...a]];
+  return ['nice', ['-n', '10', c, ...a]];
 };
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => res(port));
-    });
-  });
-}
 
 interface Proc {
   child: ChildProcess;
@@ -283,7 +268,7 @@ try {
 
   if (SKIP_TARGETS) {
     console.log(['| variant | req/s median (min-max) | wrk req/s | CPU us/req | p50 / p99 ms | RSS MB | spans delivered | failed |', '|---|---|---|---|---|---|---|---|', ...selected.map(row)].join('\n'));
-    console.log(`(partial run: --variants ${flags.variants}${flags.env ? `, --env ${flags.env}` : ''}; node ${START.slice(0, START.indexOf('--import')).join(' ') || '(no flags)'}; no targets judged)`);
+    console.log(`(partial run: --variants ${flags.variants}${flags.env ? `, --env ${flags.env}` : ''}; node ${nodeFlags.join(' ') || '(no flags)'}; no targets judged)`);
   } else {
   // P4: added latency at a fixed 1,000 req/s (open model), full telemetry vs disabled. A p99 at 1,000 req/s rests
   // on about 10 requests a second, and this machine alone moves it by milliseconds (plain node:http measured p99

@@ -49,13 +49,17 @@ const HTTP_RETRYABLE = new Set([429, 502, 503, 504]);
 function rejectedCount(signal: Signal, body: Uint8Array): { rejected: number; message?: string } {
   if (body.length === 0) return { rejected: 0 };
   try {
-    const p =
-      signal === 'traces'
-        ? ProtobufTraceSerializer.deserializeResponse(body).partialSuccess
-        : ProtobufLogsSerializer.deserializeResponse(body).partialSuccess;
-    const n = Number(p && ('rejectedSpans' in p ? p.rejectedSpans : 'rejectedLogRecords' in p ? p.rejectedLogRecords : 0));
+    let n: number;
+    let message: string | undefined;
+    if (signal === 'traces') {
+      const p = ProtobufTraceSerializer.deserializeResponse(body).partialSuccess;
+      [n, message] = [Number(p?.rejectedSpans ?? 0), p?.errorMessage];
+    } else {
+      const p = ProtobufLogsSerializer.deserializeResponse(body).partialSuccess;
+      [n, message] = [Number(p?.rejectedLogRecords ?? 0), p?.errorMessage];
+    }
     // The batcher caps it at the batch size; a negative or absurd value (int64 wrap-around) counts as none.
-    return { rejected: Number.isFinite(n) && n > 0 ? Math.trunc(n) : 0, message: p?.errorMessage };
+    return { rejected: Number.isFinite(n) && n > 0 ? Math.trunc(n) : 0, message };
   } catch {
     return { rejected: 0 };
   }
@@ -172,6 +176,7 @@ export class EagerBatcher<T extends Item> {
   /** Set when an attempt fails during shutdown: the batches still waiting are not sent, they are counted. */
   private giveUp = false;
   private readonly spareWriters: ProtoWriter[] = [];
+  private lastGroup: Group | undefined;
   /** Batches waiting out a retry backoff: shutdown wakes them for their last attempt. */
   private readonly sleeping = new Set<() => void>();
   private readonly transport: Transport;
@@ -253,10 +258,14 @@ export class EagerBatcher<T extends Item> {
   }
 
   private group(item: T): Group {
+    // Almost every item has the resource and scope of the one before (one tracer, one logger): skip the lookups.
+    const last = this.lastGroup;
+    if (last !== undefined && last.resource === item.resource && last.scope === item.instrumentationScope) return last;
     let byScope = this.groups.get(item.resource);
     if (byScope === undefined) this.groups.set(item.resource, (byScope = new Map()));
     let g = byScope.get(item.instrumentationScope);
     if (g === undefined) byScope.set(item.instrumentationScope, (g = { resource: item.resource, scope: item.instrumentationScope, writer: new ProtoWriter(), count: 0 }));
+    this.lastGroup = g;
     return g;
   }
 

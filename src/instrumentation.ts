@@ -115,17 +115,14 @@ const warn = (msg: string, err: unknown) =>
 let sdk: NodeSDK | undefined;
 let spans: (SpanProcessor & { status(): ExportStatus }) | undefined;
 let logRecords: (LogRecordProcessor & { status(): ExportStatus }) | undefined;
-/** Why a signal uses the SDK's exporter although EXPORT_PIPELINE=eager (logged at start-up), or undefined. */
-const sdkReason = (signal: SignalConfig): string | undefined =>
-  signal.exporter === 'console'
-    ? undefined
-    : signal.protocol === 'http/json'
-      ? 'protocol http/json'
-      : signal.sdkExporterVariable !== undefined
-        ? `${signal.sdkExporterVariable} is set`
-        : undefined;
-const eager = (signal: SignalConfig): boolean =>
-  t.exportPipeline === 'eager' && signal.exporter === 'otlp' && sdkReason(signal) === undefined;
+/** The export path a signal takes (logged at start-up), with the reason when EXPORT_PIPELINE=eager is not honoured. */
+function exportPath(signal: SignalConfig): string {
+  if (t.exportPipeline === 'sdk' || signal.exporter !== 'otlp') return 'sdk';
+  if (signal.protocol === 'http/json') return 'sdk (protocol http/json)';
+  if (signal.sdkExporterVariable !== undefined) return `sdk (${signal.sdkExporterVariable} is set)`;
+  return 'eager';
+}
+const eager = (signal: SignalConfig): boolean => exportPath(signal) === 'eager';
 const eagerOptions = (batch: Config['telemetry']['batch']): EagerOptions => ({
   batch,
   concurrency: t.exportConcurrency,
@@ -252,9 +249,7 @@ logger.info(t.disabled ? 'OpenTelemetry SDK disabled (OTEL_SDK_DISABLED=true)' :
 logger.info(`Exporter configured: ${t.traces.exporter} (protocol ${t.traces.protocol})`);
 logger.info(`OTLP endpoint: ${t.collectorEndpoint}`);
 if (!t.disabled) {
-  const pipeline = (name: string, signal: SignalConfig, on: boolean) =>
-    on ? `${name} ${eager(signal) ? 'eager' : `sdk${t.exportPipeline === 'eager' && sdkReason(signal) ? ` (${sdkReason(signal)})` : ''}`}` : undefined;
-  const parts = [pipeline('spans', t.traces, tracingEnabled), pipeline('log records', t.logs, logsEnabled)].filter(Boolean);
+  const parts = [tracingEnabled && `spans ${exportPath(t.traces)}`, logsEnabled && `log records ${exportPath(t.logs)}`].filter(Boolean);
   if (parts.length > 0) logger.info(`Export pipeline: ${parts.join(', ')}`);
 }
 logger.info(`Service name: ${t.serviceName}`);

@@ -52,8 +52,9 @@ export class ProtoWriter {
   /** A varint of any safe integer; negative numbers as 64-bit two's complement (10 bytes), as protobuf says. */
   varint(v: number): void {
     if (v >= 0 && v <= 0xffffffff) return this.varint32(v);
-    let lo = Number(BigInt.asUintN(64, BigInt(v)) & 0xffffffffn);
-    let hi = Number(BigInt.asUintN(64, BigInt(v)) >> 32n);
+    const u = BigInt.asUintN(64, BigInt(v));
+    let lo = Number(u & 0xffffffffn);
+    let hi = Number(u >> 32n);
     this.ensure(10);
     while (hi > 0 || lo > 127) {
       this.buf[this.pos++] = (lo & 127) | 128;
