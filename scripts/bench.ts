@@ -5,6 +5,7 @@
 // --quick is the CI smoke test: every step once and short; it asserts nothing about speed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, NODE_FLAGS } from '../test/helpers/service.ts';
@@ -45,9 +46,9 @@ const pinned = (core: number, cmd: string, args: string[]): [string, string[]] =
 // CPU of its own, and a receiver starved by a saturating load generator answers exports late, so the service's
 // queue overflows and the drop figure measures the bench rather than the service (measured: 10 s at saturation,
 // 74,980 of 304,872 spans dropped with equal priority, 0 of 274,556 with the receiver ahead).
-const loadPinned = (cmd: string, args: string[]): [string, string[]] => {
+const loadPinned = (cmd: string, args: string[], niceness = 10): [string, string[]] => {
   const [c, a] = pinned(1, cmd, args);
-  return ['nice', ['-n', '10', c, ...a]];
+  return ['nice', ['-n', String(niceness), c, ...a]];
 };
 
 interface Proc {
@@ -123,13 +124,15 @@ interface LoadSummary {
   requests: { successful: number; failed: number; late: number; dropped: number };
   rate: { actual: number };
   latencyMs: { p50: number; p99: number };
+  /** From the moment each request was actually sent (latencyMs counts from its place in the schedule). */
+  serviceTimeMs: { p99: number };
   client: { cpuPercent: number; saturated: boolean };
   statusCodes: Record<string, number>;
 }
 
 /** Our load generator's CLI in its own process on core 1 (asynchronous, so RSS sampling goes on meanwhile). */
-function load(url: string, extra: string[]): Promise<LoadSummary> {
-  const [c, a] = loadPinned(process.execPath, [join(ROOT, 'dist/load/cli.js'), '--url', url, '--json', '--quiet', ...extra]);
+function load(url: string, extra: string[], niceness = 10): Promise<LoadSummary> {
+  const [c, a] = loadPinned(process.execPath, [join(ROOT, 'dist/load/cli.js'), '--url', url, '--json', '--quiet', ...extra], niceness);
   const child = spawn(c, a, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -270,26 +273,6 @@ try {
     console.log(['| variant | req/s median (min-max) | wrk req/s | CPU us/req | p50 / p99 ms | RSS MB | spans delivered | failed |', '|---|---|---|---|---|---|---|---|', ...selected.map(row)].join('\n'));
     console.log(`(partial run: --variants ${flags.variants}${flags.env ? `, --env ${flags.env}` : ''}; node ${nodeFlags.join(' ') || '(no flags)'}; no targets judged)`);
   } else {
-  // P4: added latency at a fixed 1,000 req/s (open model), full telemetry vs disabled. A p99 at 1,000 req/s rests
-  // on about 10 requests a second, and this machine alone moves it by milliseconds (plain node:http measured p99
-  // 2.8-3.4 ms, p99.9 15 ms here), so the pair runs ROUNDS times, interleaved, and the medians are compared.
-  const p4Runs: Record<'full' | 'disabled', number[]> = { full: [], disabled: [] };
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const name of ['full', 'disabled'] as const) {
-      const port = await freePort();
-      const server = await VARIANTS[name].start(port);
-      try {
-        const url = `http://127.0.0.1:${port}`;
-        await load(url, ['--duration', `${WARMUP_S}s`, '--rate', '1000', '--concurrency', '64']);
-        const s = await load(url, ['--duration', `${quick ? 2 : Math.max(SECONDS, 10)}s`, '--rate', '1000', '--concurrency', '64']);
-        p4Runs[name].push(s.latencyMs.p99);
-      } finally {
-        await server.stop();
-      }
-    }
-  }
-  const p4 = { full: median(p4Runs.full), disabled: median(p4Runs.disabled) };
-
   // P5: RSS over a long run at saturation with full telemetry; flat means the second half does not climb.
   const rssTrace: number[] = [];
   {
@@ -322,6 +305,38 @@ try {
     await new Promise((r) => child.once('exit', r));
   }
 
+  // P4: added latency at a fixed 1,000 req/s (open model), full telemetry vs disabled. A p99 at 1,000 req/s rests
+  // on about 10 requests a second, and this machine alone moves it by milliseconds (plain node:http measured p99
+  // 2.8-3.4 ms, p99.9 15 ms here), so the pair runs ROUNDS times, interleaved, and the medians are compared.
+  // Two things measured the bench rather than the service, and are kept out (docs/PERFORMANCE.md has the figures):
+  // - the JIT: at 1,000 req/s V8 was still compiling the request path with TurboFan 8-12 s after start (bursts of
+  //   15-40 ms compile jobs, 250-300 ms per burst, `node --trace-opt`) on background threads that share the
+  //   service's one core, and each burst stalled the event loop for 50-70 ms in all; the full service has more code
+  //   to compile, so it paid more. Each round warms up at saturation first, which gets the compiling done;
+  // - the receiver: it shares the load generator's core, and ahead of it (as for P2) its work on each export delays
+  //   the generator's sends, which the open model counts as latency of the full variant only. At 1,000 req/s the
+  //   generator needs about 15 % of that core, so here it runs at normal priority and the receiver at nice 19.
+  os.setPriority(receiver.pid, 19);
+  const p4Runs: Record<'full' | 'disabled', number[]> = { full: [], disabled: [] };
+  const p4Detail: Record<'full' | 'disabled', LoadSummary[]> = { full: [], disabled: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of ['full', 'disabled'] as const) {
+      const port = await freePort();
+      const server = await VARIANTS[name].start(port);
+      try {
+        const url = `http://127.0.0.1:${port}`;
+        await load(url, ['--duration', `${quick ? 1 : 5}s`, '--concurrency', String(CONCURRENCY)], 0);
+        if (!quick) await load(url, ['--duration', '2s', '--rate', '1000', '--concurrency', '64'], 0);
+        const s = await load(url, ['--duration', `${quick ? 2 : Math.max(SECONDS, 10)}s`, '--rate', '1000', '--concurrency', '64'], 0);
+        p4Runs[name].push(s.latencyMs.p99);
+        p4Detail[name].push(s);
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  const p4 = { full: median(p4Runs.full), disabled: median(p4Runs.disabled) };
+
   // ---- report --------------------------------------------------------------------------------------------------
   const lines = [
     `Machine: ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores, Node ${process.version}, ${new Date().toISOString()}; server on core 0, load generator and receiver on core 1${hasTaskset ? '' : ' (taskset missing: not pinned)'}.`,
@@ -345,18 +360,21 @@ try {
   } else targets.push(['P3', 'skipped: FastAPI peers not installed (apt-get install python3-fastapi python3-uvicorn python3-uvloop python3-httptools)', null]);
   const p4diff = p4.full - p4.disabled;
   const runs = (xs: number[]) => xs.map((x) => fmt(x, 2)).join(', ');
-  targets.push(['P4', `p99 at 1,000 req/s (median of ${ROUNDS}): full ${fmt(p4.full, 2)} ms (${runs(p4Runs.full)}), disabled ${fmt(p4.disabled, 2)} ms (${runs(p4Runs.disabled)}), difference ${fmt(p4diff, 2)} ms (target < 1 ms)`, p4diff < 1]);
+  targets.push(['P4', `p99 at 1,000 req/s (median of ${ROUNDS}): full ${fmt(p4.full, 2)} ms (${runs(p4Runs.full)}), disabled ${fmt(p4.disabled, 2)} ms (${runs(p4Runs.disabled)}), difference ${fmt(p4diff, 2)} ms (target < 1 ms; p99 from the actual send: full ${fmt(median(p4Detail.full.map((x) => x.serviceTimeMs.p99)), 2)}, disabled ${fmt(median(p4Detail.disabled.map((x) => x.serviceTimeMs.p99)), 2)} ms)`, p4diff < 1]);
+  // The target reads "after 60 s at saturation, RSS < 200 MB and flat over the second half": judged on the second
+  // half; the peak of the whole run (which includes start-up and the first seconds of compiling) is printed too.
   const half = rssTrace.slice(Math.floor(rssTrace.length / 2));
   const maxRss = Math.max(...rssTrace);
+  const maxHalf = Math.max(...half);
   const growth = half.length > 1 ? half[half.length - 1]! - half[0]! : 0;
-  targets.push(['P5', `RSS over ${SOAK_S} s at saturation: max ${fmt(maxRss)} MB, second half ${fmt(half[0] ?? NaN)} -> ${fmt(half[half.length - 1] ?? NaN)} MB (target < 200 MB and flat: growth < 10 %)`, maxRss < 200 && growth < 0.1 * (half[0] ?? 1)]);
+  targets.push(['P5', `RSS over ${SOAK_S} s at saturation: second half ${fmt(half[0] ?? NaN)} -> ${fmt(half[half.length - 1] ?? NaN)} MB, max ${fmt(maxHalf)} MB (peak of the whole run ${fmt(maxRss)} MB; target < 200 MB and flat: growth < 10 %)`, maxHalf < 200 && growth < 0.1 * (half[0] ?? 1)]);
   const ready = median(readyMs);
   targets.push(['P6', `ready ${fmt(ready)} ms after spawn (median of 3; target < 1,500 ms)`, ready < 1500]);
   for (const [id, text, ok] of targets) lines.push(`${id} ${ok === null ? 'SKIP' : ok ? 'PASS' : 'FAIL'}  ${text}`);
   if (quick) lines.push('', '(--quick: one short round; the figures are a smoke test, not a measurement)');
   const report = lines.join('\n');
   console.log(report);
-  if (flags.out) writeFileSync(flags.out, JSON.stringify({ samples: Object.fromEntries(samples), p4, p4Runs, rssTrace, readyMs, report }, null, 2));
+  if (flags.out) writeFileSync(flags.out, JSON.stringify({ samples: Object.fromEntries(samples), p4, p4Runs, p4Detail, rssTrace, readyMs, report }, null, 2));
   }
 } finally {
   await receiver.stop();
