@@ -28,7 +28,7 @@ const { values: flags } = parseArgs({
 const quick = flags.quick;
 const ROUNDS = Number(flags.rounds ?? (quick ? 1 : 3));
 const SECONDS = Number(flags.seconds ?? (quick ? 2 : 8));
-const SOAK_S = Number(flags.soak ?? (quick ? 4 : 60));
+const SOAK_S = Number(flags.soak ?? (quick ? 3 : 60));
 const SKIP_TARGETS = flags.variants !== undefined; // a partial run (--variants) measures, it does not judge
 const WARMUP_S = quick ? 1 : 3;
 const CONCURRENCY = 32;
@@ -240,7 +240,7 @@ async function measure(name: VariantName, round: number): Promise<void> {
       const settled = await settledSpans(url);
       sample.delivered = (settled.spans - spansBefore) / (SPANS_PER_PREDICT * s.requests.successful + settled.polls);
     }
-    if (round === 0) sample.wrkRps = wrk(url, Math.max(2, Math.round(SECONDS / 2)));
+    if (round === 0) sample.wrkRps = wrk(url, quick ? 1 : Math.max(2, Math.round(SECONDS / 2)));
     samples.set(name, [...(samples.get(name) ?? []), sample]);
     process.stderr.write(`  round ${round + 1} ${name}: ${Math.round(sample.rps)} req/s, ${sample.cpuUsPerReq.toFixed(1)} us CPU/req${sample.delivered !== undefined ? `, spans delivered ${(sample.delivered * 100).toFixed(2)} %` : ''}\n`);
   } finally {
