@@ -160,6 +160,12 @@ const ports = { grpc: await freePort(), http: await freePort(), health: await fr
 const receiver = await start(1, process.execPath, [join(ROOT, 'dist/receiver-main.js'), '--count', '--grpc-port', String(ports.grpc), '--http-port', String(ports.http), '--health-port', String(ports.health)], {}, /Everything is ready/);
 const receiverCounts = async (): Promise<{ spans: number; logRecords: number }> =>
   (await (await fetch(`http://127.0.0.1:${ports.http}/debug/counts`)).json()) as { spans: number; logRecords: number };
+/** The export counts the service shows on `/health` (none when the SDK is disabled). */
+async function telemetryOf(serviceUrl: string): Promise<{ spans_queued?: number; spans_dropped?: number; log_records_dropped?: number }> {
+  const health = (await (await fetch(`${serviceUrl}/health`)).json()) as { telemetry?: Record<string, number> };
+  return health.telemetry ?? {};
+}
+
 /**
  * Waits until the service has nothing queued or in flight (its /health says so, exactly) and the receiver's count
  * has stopped moving, at most 30 s; returns the receiver's span count and how many /health polls it made (each
@@ -170,9 +176,8 @@ async function settledSpans(serviceUrl: string): Promise<{ spans: number; polls:
   let polls = 0;
   for (;;) {
     polls++;
-    const health = (await (await fetch(`${serviceUrl}/health`)).json()) as { telemetry: { spans_queued: number } };
     // Each /health poll is itself traced: the previous poll's span may still wait for the batch timer.
-    if (health.telemetry.spans_queued <= 1 || Date.now() > deadline) break;
+    if (((await telemetryOf(serviceUrl)).spans_queued ?? 0) <= 1 || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   let last = (await receiverCounts()).spans;
@@ -186,8 +191,8 @@ async function settledSpans(serviceUrl: string): Promise<{ spans: number; polls:
 
 /** Spans and log records the service has dropped so far (`/health`), 0 when the SDK is disabled. */
 async function telemetryDropped(serviceUrl: string): Promise<number> {
-  const health = (await (await fetch(`${serviceUrl}/health`)).json()) as { telemetry?: { spans_dropped?: number; log_records_dropped?: number } };
-  return (health.telemetry?.spans_dropped ?? 0) + (health.telemetry?.log_records_dropped ?? 0);
+  const t = await telemetryOf(serviceUrl);
+  return (t.spans_dropped ?? 0) + (t.log_records_dropped ?? 0);
 }
 
 // ---- variants ------------------------------------------------------------------------------------------------

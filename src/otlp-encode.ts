@@ -49,6 +49,12 @@ export class ProtoWriter {
     b[p++] = v;
     this.pos = p;
   }
+  /** A uint32 or enum field (non-negative), left out when 0: proto3 does not write default values. */
+  uint32Field(field: number, v: number | undefined): void {
+    if (!v) return;
+    this.tag(field, VARINT);
+    this.varint32(v);
+  }
   /** A varint of any safe integer; negative numbers as 64-bit two's complement (10 bytes), as protobuf says. */
   varint(v: number): void {
     if (v >= 0 && v <= 0xffffffff) return this.varint32(v);
@@ -280,10 +286,7 @@ export function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
   w.tag(8, I64);
   w.hrTime(span.endTime);
   attributes(w, span.attributes, 9);
-  if (span.droppedAttributesCount) {
-    w.tag(10, VARINT);
-    w.varint32(span.droppedAttributesCount);
-  }
+  w.uint32Field(10, span.droppedAttributesCount);
   for (const event of span.events) {
     w.tag(11, LEN);
     const e = w.begin();
@@ -292,16 +295,10 @@ export function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
     w.tag(2, LEN);
     w.string(event.name);
     if (event.attributes) attributes(w, event.attributes, 3);
-    if (event.droppedAttributesCount) {
-      w.tag(4, VARINT);
-      w.varint32(event.droppedAttributesCount);
-    }
+    w.uint32Field(4, event.droppedAttributesCount);
     w.end(e);
   }
-  if (span.droppedEventsCount) {
-    w.tag(12, VARINT);
-    w.varint32(span.droppedEventsCount);
-  }
+  w.uint32Field(12, span.droppedEventsCount);
   for (const link of span.links) {
     w.tag(13, LEN);
     const l = w.begin();
@@ -315,28 +312,19 @@ export function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
       w.string(linkState);
     }
     if (link.attributes) attributes(w, link.attributes, 4);
-    if (link.droppedAttributesCount) {
-      w.tag(5, VARINT);
-      w.varint32(link.droppedAttributesCount);
-    }
+    w.uint32Field(5, link.droppedAttributesCount);
     w.tag(6, I32);
     w.fixed32((link.context.traceFlags & 0xff) | HAS_IS_REMOTE | (link.context.isRemote ? IS_REMOTE : 0));
     w.end(l);
   }
-  if (span.droppedLinksCount) {
-    w.tag(14, VARINT);
-    w.varint32(span.droppedLinksCount);
-  }
+  w.uint32Field(14, span.droppedLinksCount);
   w.tag(15, LEN);
   const st = w.begin();
   if (span.status.message) {
     w.tag(2, LEN);
     w.string(span.status.message);
   }
-  if (span.status.code) {
-    w.tag(3, VARINT);
-    w.varint32(span.status.code);
-  }
+  w.uint32Field(3, span.status.code);
   w.end(st);
   w.tag(16, I32);
   w.fixed32((ctx.traceFlags & 0xff) | HAS_IS_REMOTE | (parent?.isRemote ? IS_REMOTE : 0));
@@ -349,10 +337,7 @@ export function writeLogRecord(w: ProtoWriter, record: ReadableLogRecord): void 
   const at = w.begin();
   w.tag(1, I64);
   w.hrTime(record.hrTime);
-  if (record.severityNumber) {
-    w.tag(2, VARINT);
-    w.varint32(record.severityNumber);
-  }
+  w.uint32Field(2, record.severityNumber);
   if (record.severityText) {
     w.tag(3, LEN);
     w.string(record.severityText);
@@ -364,10 +349,7 @@ export function writeLogRecord(w: ProtoWriter, record: ReadableLogRecord): void 
     w.end(body);
   }
   attributes(w, record.attributes, 6);
-  if (record.droppedAttributesCount) {
-    w.tag(7, VARINT);
-    w.varint32(record.droppedAttributesCount);
-  }
+  w.uint32Field(7, record.droppedAttributesCount);
   const ctx = record.spanContext;
   if (ctx?.traceFlags) {
     w.tag(8, I32);
