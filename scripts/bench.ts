@@ -31,7 +31,7 @@ const SECONDS = Number(flags.seconds ?? (quick ? 2 : 8));
 const SOAK_S = Number(flags.soak ?? (quick ? 3 : 60));
 const SKIP_TARGETS = flags.variants !== undefined; // a partial run (--variants) measures, it does not judge
 const WARMUP_S = quick ? 1 : 3;
-const P4_S = quick ? 2 : 30; // seconds measured per P4 round: long enough to hold the full service's major GCs (every 15-20 s at 1,000 req/s)
+const P4_S = quick ? 2 : 30; // seconds measured per P4 round: 10 s windows held a major GC of the full service or not (one or two per 30 s at 1,000 req/s)
 const CONCURRENCY = 32;
 const SPANS_PER_PREDICT = 4; // server span + preprocess + inference + postprocess (the telemetry catalogue)
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -345,14 +345,14 @@ try {
   // interleaved, for P4_S seconds each, and the medians are compared. What measured the bench rather than the
   // service, and is kept out (docs/PERFORMANCE.md has the figures, `node --trace-opt --trace-deopt --trace-gc`):
   // - the JIT: V8 compiles the request path with TurboFan on threads that share the service's one core, and each
-  //   burst (routeHandler 21-33 ms, startRequest 15-36 ms, endRequest 15-21 ms of compiling) stalls the event loop.
-  //   A running service has done this; the bench must not make it happen again in the window. Three things did:
-  //   the first time a route or a client sends a new shape (a GET /health from the bench after a warm-up of POSTs
-  //   only deoptimised parserOnIncoming, routeHandler, startRequest and endRequest, recompiled 10-15 s later, in
-  //   the window); a new load generator process (its own JIT warm-up: schedule lag p99 1.4-2.2 ms, 0.1-0.4 ms warm);
-  //   connections closing between phases (the close path deoptimised the same functions). So a probe loop (the
-  //   Deployment's probes plus a /health poll) runs from the start, each round warms up at saturation, then one
-  //   generator process warms up 15 s at 1,000 req/s and measures on the same connections;
+  //   burst (routeHandler 21-36 ms, startRequest 17-37 ms, endRequest 17-21 ms of compiling) stalls the event loop.
+  //   A running service has done this; the bench must not make it happen again in the window. It did: the first
+  //   GET /health from the bench after a warm-up of POSTs only deoptimised parserOnIncoming, routeHandler,
+  //   startRequest and endRequest ("wrong map"), recompiled 10-15 s later, in the window; a new load generator
+  //   process, on new connections, had parserOnIncoming and the stream read path recompiled in the window, and was
+  //   compiling itself (schedule lag p99 1.4-2.8 ms, 0.1-0.5 ms warm). So a probe loop (the Deployment's probes plus
+  //   a /health poll) runs from the start, each round warms up at saturation, then one generator process warms up
+  //   15 s at 1,000 req/s and measures on the same connections;
   // - the receiver: it shares the load generator's core, and ahead of it (as for P2) its work on each export delays
   //   the generator's sends, which the open model counts as latency of the full variant only. Here the generator
   //   runs at normal priority and the receiver at nice 19; the saturating warm-up starves it, so each round waits
@@ -386,7 +386,7 @@ try {
 
   // ---- report --------------------------------------------------------------------------------------------------
   const lines = [
-    `Machine: ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores, Node ${process.version}, ${new Date().toISOString()}; server on core 0, load generator and receiver on core 1${hasTaskset ? '' : ' (taskset missing: not pinned)'}.`,
+    `Machine: ${os.cpus().length} cores, Node ${process.version}, ${new Date().toISOString()}; server on core 0, load generator and receiver on core 1${hasTaskset ? '' : ' (taskset missing: not pinned)'}.`,
     `${ROUNDS} round(s) of ${SECONDS} s per variant after ${WARMUP_S} s of warm-up, closed model, ${CONCURRENCY} connections, POST /predict {"features":[0.5,1.5,2.0]}, no simulated latency.`,
     '',
     '| variant | req/s median (min-max) | wrk req/s | CPU us/req | p50 / p99 ms | RSS MB | spans delivered | failed |',
