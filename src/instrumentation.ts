@@ -1,4 +1,4 @@
-// The OpenTelemetry SDK bootstrap, loaded before the app with `node --max-semi-space-size=8 --no-concurrent-marking --import ./dist/instrumentation.js` (`npm start`).
+// The OpenTelemetry SDK bootstrap, loaded before the app with `node --max-semi-space-size=8 --import ./dist/instrumentation.js` (`npm start`).
 // It parses the configuration (exiting with one line naming the variable on a bad value), starts the SDK with
 // exporters built from the OTEL_* variables, and creates the logger. main.ts imports what it exports (the same
 // module instance), and orders the shutdown: drain HTTP first, then flush telemetry, so no answered span is lost.
