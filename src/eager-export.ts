@@ -9,7 +9,7 @@
 // survive young-generation collections and are promoted, and the whole batch is serialized in one go on the
 // event loop. Measured in docs/PERFORMANCE.md ("What each change bought").
 import { Client, credentials, Metadata, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
-import type { Context } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import type { LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
@@ -209,12 +209,18 @@ export class EagerBatcher<T extends Item> {
       return;
     }
     group.count++;
-    if (++this.open >= this.o.batch.maxExportBatchSize) this.cut();
-    else if (this.timer === undefined) {
-      this.timer = setTimeout(() => this.cut(), this.o.batch.scheduleDelayMs); // cut() never throws
-      this.timer.unref();
-    }
+    // add() runs in a request's context (a span ends, a line is logged); the timer and the export call would
+    // capture it and keep that request's spans alive for as long as they last (see the onSend hook in
+    // http-telemetry.ts), so both are made outside it.
+    if (++this.open >= this.o.batch.maxExportBatchSize) context.with(ROOT_CONTEXT, this.cutNow);
+    else if (this.timer === undefined) context.with(ROOT_CONTEXT, this.arm);
   }
+
+  private readonly cutNow = (): void => this.cut();
+  private readonly arm = (): void => {
+    this.timer = setTimeout(this.cutNow, this.o.batch.scheduleDelayMs); // cut() never throws
+    this.timer.unref();
+  };
 
   status(): ExportStatus {
     const c = this.counts;

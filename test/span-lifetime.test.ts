@@ -1,0 +1,77 @@
+// A request's spans must not outlive the request. Node captures the active async context in everything it creates
+// (timers, write requests), and the connection's keep-alive timer, created while the response is written, lives
+// until the connection's next request: written inside the request's context, it kept that request's spans alive
+// for as long (at 1,000 req/s, long enough to be promoted and to trigger major GCs; docs/PERFORMANCE.md, P4).
+// Here: real SDK context manager and tracer, a real server on port 0, a kept-alive connection left idle, and
+// weak references to every span, which a full GC must clear.
+import assert from 'node:assert/strict';
+import { Agent, request } from 'node:http';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { after, before, test } from 'node:test';
+import { Writable } from 'node:stream';
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { TracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { buildApp } from '../src/app.ts';
+import { parseConfig } from '../src/config.ts';
+import { createLogger } from '../src/logger.ts';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as (options?: { type: 'major'; execution: 'async' }) => Promise<void>;
+
+const ended: WeakRef<ReadableSpan>[] = [];
+const keep: SpanProcessor = {
+  onStart: () => {},
+  onEnd: (span) => void ended.push(new WeakRef(span)),
+  forceFlush: async () => {},
+  shutdown: async () => {},
+};
+const contextManager = new AsyncLocalStorageContextManager().enable();
+const provider = new TracerProvider({ spanProcessors: [keep] });
+
+before(() => {
+  context.setGlobalContextManager(contextManager);
+  trace.setGlobalTracerProvider(provider);
+});
+after(() => {
+  trace.disable();
+  context.disable();
+});
+
+test('the spans of a request on a kept-alive connection are collectable once it is answered', async () => {
+  const config = parseConfig({ DEFAULT_LATENCY_MS: '0' }, '1.2.3');
+  const silent = new Writable({ write: (_c, _e, cb) => cb() });
+  const { app, lifecycle } = buildApp(config, {
+    logger: createLogger({ level: 'info', exportLogs: false, destination: silent }),
+    telemetry: { tracingEnabled: true, metricsEnabled: false, logsEnabled: false, stats: () => ({}) },
+  });
+  lifecycle.ready = true;
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const { port } = app.server.address() as { port: number };
+    const post = (path: string, body: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    assert.equal(await post('/predict', '{"features":[0.5,1.5,2.0]}'), 200);
+    assert.equal(await post('/predict', '{"features":"abc"}'), 422);
+    // A server span and its child spans per answered request.
+    assert.ok(ended.length >= 4, `${ended.length} spans ended`);
+    // The connection stays open and idle (the agent keeps it); only its keep-alive timer refers to anything now.
+    await new Promise((r) => setTimeout(r, 50));
+    await gc({ type: 'major', execution: 'async' });
+    await gc({ type: 'major', execution: 'async' });
+    const alive = ended.map((r) => r.deref()).filter((s) => s !== undefined);
+    assert.deepEqual(alive.map((s) => s.name), [], 'spans still reachable after the responses');
+  } finally {
+    agent.destroy();
+    await app.close();
+  }
+});
