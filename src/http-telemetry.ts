@@ -110,10 +110,10 @@ export function instrumentHttp(app: FastifyInstance): void {
   // ...and left again to write the response. Everything Node creates while writing it captures the active
   // context, among them the connection's keep-alive timer, which lives until the connection's next request: inside
   // the request's context it kept that request's spans alive for as long (a heap snapshot at 1,000 req/s: every
-  // SpanImpl left was held by a socket's Timeout), long enough to be promoted to the old generation, and the full
-  // service then ran a major GC every 15-30 s where the disabled one ran none (docs/PERFORMANCE.md, P4).
+  // SpanImpl left was held by a socket's Timeout), often long enough to be promoted to the old generation
+  // (docs/PERFORMANCE.md, P4). test/span-lifetime.test.ts holds it.
   app.addHook('onSend', (_request, _reply, payload, done) => {
-    context.with(ROOT_CONTEXT, () => done(null, payload));
+    context.with(ROOT_CONTEXT, done, undefined, null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
     endRequest(request, reply.statusCode, false);
