@@ -171,10 +171,10 @@ export const VARIABLES = {
   OTEL_BSP_EXPORT_TIMEOUT: v('OTEL_BSP_EXPORT_TIMEOUT', '30000', 'EXPORT_PIPELINE=sdk: the batch span processor\'s export timeout, ms (eager: each attempt is bounded by OTEL_EXPORTER_OTLP_TIMEOUT).', integer(1, 3_600_000)),
   OTEL_BSP_MAX_QUEUE_SIZE: v('OTEL_BSP_MAX_QUEUE_SIZE', '16384', 'Spans buffered before new ones are dropped (counted on /health). The specification says 2048; a request makes 4 spans (docs/PERFORMANCE.md).', integer(1, 10_000_000)),
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE: v('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', '2048', 'Most spans per export request. The specification says 512; larger batches measured fewer drops and less CPU at saturation.', integer(1, 10_000_000)),
-  OTEL_BLRP_SCHEDULE_DELAY: v('OTEL_BLRP_SCHEDULE_DELAY', '5000', 'How long a partial batch of log records waits before it is exported, ms. The specification says 1000; 5000 as for spans, fewer export calls (docs/PERFORMANCE.md, P4).', integer(0, 3_600_000)),
+  OTEL_BLRP_SCHEDULE_DELAY: v('OTEL_BLRP_SCHEDULE_DELAY', '1000', 'How long a partial batch of log records waits before it is exported, ms.', integer(0, 3_600_000)),
   OTEL_BLRP_EXPORT_TIMEOUT: v('OTEL_BLRP_EXPORT_TIMEOUT', '30000', 'EXPORT_PIPELINE=sdk: the batch log record processor\'s export timeout, ms (eager: each attempt is bounded by OTEL_EXPORTER_OTLP_TIMEOUT).', integer(1, 3_600_000)),
-  OTEL_BLRP_MAX_QUEUE_SIZE: v('OTEL_BLRP_MAX_QUEUE_SIZE', '32768', 'Log records buffered before new ones are dropped (counted on /health). The specification says 2048; a request makes 2.', integer(1, 10_000_000)),
-  OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: v('OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '8192', 'Most log records per export request (the specification says 512).', integer(1, 10_000_000)),
+  OTEL_BLRP_MAX_QUEUE_SIZE: v('OTEL_BLRP_MAX_QUEUE_SIZE', '8192', 'Log records buffered before new ones are dropped (counted on /health). The specification says 2048; a request makes 2.', integer(1, 10_000_000)),
+  OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: v('OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '2048', 'Most log records per export request (the specification says 512).', integer(1, 10_000_000)),
 } as const;
 
 export type VariableName = keyof typeof VARIABLES;

@@ -34,7 +34,6 @@ describe("the guide's tests against the local pipeline", () => {
       RECEIVER_HTTP_PORT: String(await freePort()),
       RECEIVER_HEALTH_PORT: String(await freePort()),
       OTEL_BSP_SCHEDULE_DELAY: '200',
-      OTEL_BLRP_SCHEDULE_DELAY: '200',
       OTEL_METRIC_EXPORT_INTERVAL: '500',
     });
     receiverHealth = /health (http:\/\/[^\s]+) /.exec(svc.logs())![1]!;

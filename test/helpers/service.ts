@@ -106,7 +106,6 @@ export function fastExportEnv(grpcUrl: string): Record<string, string> {
   return {
     OTEL_EXPORTER_OTLP_ENDPOINT: grpcUrl,
     OTEL_BSP_SCHEDULE_DELAY: '100',
-    OTEL_BLRP_SCHEDULE_DELAY: '100',
     OTEL_METRIC_EXPORT_INTERVAL: '300',
     DEFAULT_LATENCY_MS: '5',
     LOG_LEVEL: 'info',
