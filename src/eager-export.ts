@@ -164,7 +164,7 @@ export class EagerBatcher<T extends Item> {
   private waitingItems = 0;
   private sending = 0;
   private timer: NodeJS.Timeout | undefined;
-  private stopping = false;
+  protected stopping = false;
   private lastWarning = 0;
   private flushes: { through: number; done: () => void }[] = [];
   private cutSeq = 0;
@@ -423,4 +423,11 @@ export class EagerLogRecordProcessor extends EagerBatcher<ReadableLogRecord> imp
   onEmit(record: ReadWriteLogRecord, _context?: Context): void {
     this.add(record as unknown as ReadableLogRecord);
   }
+  /**
+   * The logger's direct path: a record built without the SDK's Logger (logger.ts). Like the SDK's Logger after
+   * shutdown, it ignores records once the processor is shutting down (add() would count them as dropped).
+   */
+  readonly emit = (record: ReadableLogRecord): void => {
+    if (!this.stopping) this.add(record);
+  };
 }

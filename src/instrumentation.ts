@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { context, metrics, ROOT_CONTEXT, ValueType } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -113,6 +113,7 @@ const warn = (msg: string, err: unknown) =>
   context.with(ROOT_CONTEXT, () => warnLogger?.warn({ err: err instanceof Error ? err.message : String(err) }, msg));
 
 let sdk: NodeSDK | undefined;
+let resource: Resource | undefined;
 let spans: (SpanProcessor & { status(): ExportStatus }) | undefined;
 let logRecords: (LogRecordProcessor & { status(): ExportStatus }) | undefined;
 /** The export path a signal takes (logged at start-up), with the reason when EXPORT_PIPELINE=eager is not honoured. */
@@ -159,17 +160,20 @@ if (!t.disabled) {
       ? new EagerLogRecordProcessor(transport('logs', t.logs), eagerOptions(t.logBatch))
       : new ShardedLogRecordProcessor(logExporter(), t.logBatch, t.exportConcurrency, warn);
   }
+  resource = defaultResource().merge(
+    resourceFromAttributes({
+      ...t.resourceAttributes,
+      'service.name': t.serviceName,
+      'service.version': config.version,
+      'service.instance.id': t.resourceAttributes['service.instance.id'] ?? randomUUID(),
+      'deployment.environment.name': t.resourceAttributes['deployment.environment.name'] ?? config.appEnv,
+    }),
+  );
   sdk = new NodeSDK({
+    // Without resource detectors or a serviceName option the SDK gives its providers this very object, which the
+    // logger's direct path tags its records with.
     autoDetectResources: false,
-    resource: defaultResource().merge(
-      resourceFromAttributes({
-        ...t.resourceAttributes,
-        'service.name': t.serviceName,
-        'service.version': config.version,
-        'service.instance.id': t.resourceAttributes['service.instance.id'] ?? randomUUID(),
-        'deployment.environment.name': t.resourceAttributes['deployment.environment.name'] ?? config.appEnv,
-      }),
-    ),
+    resource,
     sampler: sampler(t),
     spanProcessors: spans ? [spans] : [],
     metricReaders: metricsEnabled
@@ -207,7 +211,12 @@ if (metricsEnabled) {
     });
 }
 
-export const logger: Logger = createLogger({ level: config.logLevel, exportLogs: logsEnabled });
+// With the eager log path, lines go straight from the logger to the batcher (LoggerSettings.direct), unless a
+// variable only the SDK's Logger honours is set.
+const direct = logRecords instanceof EagerLogRecordProcessor && resource !== undefined && t.sdkLoggerVariable === undefined
+  ? { emit: logRecords.emit, resource, scope: { name: SCOPE_NAME, version: SCOPE_VERSION } }
+  : undefined;
+export const logger: Logger = createLogger({ level: config.logLevel, exportLogs: logsEnabled, direct });
 warnLogger = logger;
 
 export const telemetry: TelemetryStatus = {
@@ -249,7 +258,8 @@ logger.info(t.disabled ? 'OpenTelemetry SDK disabled (OTEL_SDK_DISABLED=true)' :
 logger.info(`Exporter configured: ${t.traces.exporter} (protocol ${t.traces.protocol})`);
 logger.info(`OTLP endpoint: ${t.collectorEndpoint}`);
 if (!t.disabled) {
-  const parts = [tracingEnabled && `spans ${exportPath(t.traces)}`, logsEnabled && `log records ${exportPath(t.logs)}`].filter(Boolean);
+  const logPath = exportPath(t.logs) === 'eager' && direct === undefined ? `eager (through the SDK's Logger: ${t.sdkLoggerVariable} is set)` : exportPath(t.logs);
+  const parts = [tracingEnabled && `spans ${exportPath(t.traces)}`, logsEnabled && `log records ${logPath}`].filter(Boolean);
   if (parts.length > 0) logger.info(`Export pipeline: ${parts.join(', ')}`);
 }
 logger.info(`Service name: ${t.serviceName}`);

@@ -1,7 +1,10 @@
 // pino JSON logs. Every line written inside a request's trace context carries trace_id and span_id (pino mixin,
 // as in the OpenTelemetry demo). With log export on, each line is also emitted as an OpenTelemetry LogRecord
-// through the Logs API, in the same context, so the Collector correlates it with the span.
-import { context, logs, SeverityNumber, trace, type AnyValue, type Attributes } from '@opentelemetry/api';
+// in the same context, so the Collector correlates it with the span: through the Logs API, or, with
+// EXPORT_PIPELINE=eager, handed straight to the eager exporter (`direct`).
+import { context, isSpanContextValid, logs, SeverityNumber, trace, type AnyValue, type Attributes, type SpanContext } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import pino, { type Logger, type LoggerOptions } from 'pino';
 import { SCOPE_NAME, SCOPE_VERSION } from './scope.ts';
 
@@ -33,10 +36,37 @@ export interface LoggerSettings {
   exportLogs: boolean;
   /** Where lines go; stdout by default (tests pass a stream). */
   destination?: pino.DestinationStream;
+  /**
+   * Instead of the Logs API: each record, with the fields the SDK's Logger would give it, goes to this function
+   * (the eager exporter's batcher), tagged with `resource` and `scope`. The SDK's Logger builds a LogRecordImpl per
+   * line (time conversions, attribute validation, a read-only wrapper) that the eager exporter encodes and drops
+   * at once; this skips it. Only for record processors that read the fields (not the SDK's batch processors).
+   */
+  direct?: { emit(record: ReadableLogRecord): void; resource: ReadableLogRecord['resource']; scope: ReadableLogRecord['instrumentationScope'] };
+}
+
+/** The record the SDK's Logger.emit would build for one line, as a plain object. */
+function directRecord(direct: NonNullable<LoggerSettings['direct']>, severityNumber: SeverityNumber, severityText: string, body: unknown, attributes: Attributes | undefined): ReadableLogRecord {
+  const time = millisToHrTime(Date.now());
+  const active = trace.getSpanContext(context.active());
+  const spanContext: SpanContext | undefined = active !== undefined && isSpanContextValid(active) ? active : undefined;
+  return {
+    hrTime: time,
+    hrTimeObserved: time,
+    spanContext,
+    severityNumber,
+    severityText,
+    body: body as AnyValue,
+    attributes: attributes ?? {},
+    droppedAttributesCount: 0,
+    resource: direct.resource,
+    instrumentationScope: direct.scope,
+  };
 }
 
 export function createLogger(settings: LoggerSettings): Logger {
   const otelLogger = logs.getLogger(SCOPE_NAME, SCOPE_VERSION);
+  const direct = settings.direct;
   const options: LoggerOptions = {
     level: settings.level,
     base: undefined,
@@ -56,11 +86,13 @@ export function createLogger(settings: LoggerSettings): Logger {
         const fields = typeof first === 'object' && first !== null ? (first as Record<string, unknown>) : undefined;
         const body = fields === undefined ? first : second ?? (first instanceof Error ? first.message : undefined);
         const [severityNumber, severityText] = SEVERITY[level] ?? [SeverityNumber.UNSPECIFIED, String(level)];
-        otelLogger.emit({
+        const attributes = fields === undefined ? undefined : toAttributes(fields);
+        if (direct !== undefined) direct.emit(directRecord(direct, severityNumber, severityText, body, attributes));
+        else otelLogger.emit({
           severityNumber,
           severityText,
           body: body as AnyValue,
-          attributes: fields === undefined ? undefined : toAttributes(fields),
+          attributes,
           context: context.active(),
         });
         method.apply(this, args as Parameters<typeof method>);

@@ -237,12 +237,14 @@ describe('shutdown and faults', () => {
 });
 
 // Each protocol, and which export pipeline it takes (the start-up line says): eager for OTLP protobuf unless an
-// option only the SDK's exporter implements is set, the SDK's for http/json.
+// option only the SDK's exporter implements is set, the SDK's for http/json; log lines go straight from the logger
+// to the eager exporter unless a variable only the SDK's Logger honours is set.
 const pipelines: { protocol: 'grpc' | 'http/protobuf' | 'http/json'; env: Record<string, string>; line: string }[] = [
   { protocol: 'http/protobuf', env: {}, line: 'Export pipeline: spans eager, log records eager' },
   { protocol: 'http/json', env: {}, line: 'Export pipeline: spans sdk (protocol http/json), log records sdk (protocol http/json)' },
   { protocol: 'grpc', env: { EXPORT_PIPELINE: 'sdk' }, line: 'Export pipeline: spans sdk, log records sdk' },
   { protocol: 'grpc', env: { OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=lab' }, line: 'Export pipeline: spans sdk (OTEL_EXPORTER_OTLP_HEADERS is set), log records sdk (OTEL_EXPORTER_OTLP_HEADERS is set)' },
+  { protocol: 'grpc', env: { OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT: '64' }, line: "Export pipeline: spans eager, log records eager (through the SDK's Logger: OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT is set)" },
 ];
 for (const { protocol, env, line } of pipelines) {
   test(`traces, metrics and logs also arrive over OTLP ${protocol} ${JSON.stringify(env)}`, async () => {
