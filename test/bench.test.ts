@@ -20,3 +20,13 @@ test('the benchmark runs every variant and step in quick mode and reports P1 to 
   // Spans were really exported and counted: the delivered column is a percentage, not a dash.
   assert.match(out, /\| ours, full telemetry .*\| \d+\.\d+ % \| 0 \|$/m);
 });
+
+test('the logger benchmark measures the three log paths and prints what export adds per line', { timeout: 60_000 }, async () => {
+  const child = spawn(process.execPath, ['scripts/bench-logger.ts', '--lines', '2000', '--rounds', '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise((r) => child.once('exit', r));
+  assert.equal(code, 0, out);
+  for (const path of ['pino only', 'SDK Logger', 'direct']) assert.match(out, new RegExp(`^\\| ${path} \\| \\d+\\.\\d+ \\(`, 'm'), path);
+  assert.match(out, /^export cost per line: direct -?\d+\.\d+ us vs SDK Logger -?\d+\.\d+ us/m);
+});
