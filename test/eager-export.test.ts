@@ -12,9 +12,10 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { LoggerProvider, type LogRecordProcessor, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { TracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { TraceState } from '@opentelemetry/core';
-import { EagerSpanProcessor, EagerLogRecordProcessor, grpcTransport, httpTransport, type EagerOptions } from '../src/eager-export.ts';
+import { EagerSpanProcessor, EagerLogRecordProcessor, grpcTransport, httpTransport } from '../src/eager-export.ts';
 import { assembleRequest, encodeResource, encodeScope, ProtoWriter, writeLogRecord, writeSpan } from '../src/otlp-encode.ts';
 import { OtlpReceiver } from '../src/receiver.ts';
+import { eagerOptions } from './helpers/eager.ts';
 import { freePort } from './helpers/service.ts';
 
 const require = createRequire(import.meta.url);
@@ -119,15 +120,7 @@ describe('OTLP encoding, one item at a time', () => {
   });
 });
 
-const options = (over: Partial<EagerOptions> = {}): EagerOptions => ({
-  batch: { scheduleDelayMs: 50, exportTimeoutMs: 5000, maxQueueSize: 1000, maxExportBatchSize: 100 },
-  concurrency: 2,
-  timeoutMs: 2000,
-  retryMs: 30_000,
-  shutdownMs: 5_000,
-  warn: () => {},
-  ...over,
-});
+const options = eagerOptions;
 
 /** Ends `n` sampled spans through a tracer whose only processor is `processor`. */
 function endSpans(processor: SpanProcessor, n: number, prefix = 'span'): void {

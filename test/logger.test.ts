@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { EagerLogRecordProcessor, grpcTransport } from '../src/eager-export.ts';
 import { createLogger } from '../src/logger.ts';
 import { OtlpReceiver } from '../src/receiver.ts';
+import { eagerOptions } from './helpers/eager.ts';
 import { SCOPE_NAME, SCOPE_VERSION } from '../src/scope.ts';
 
 const require = createRequire(import.meta.url);
@@ -90,14 +91,7 @@ test('a line exported directly serialises exactly as the same line through the S
 test('the direct path delivers to a real receiver over gRPC, correlated, and stops at shutdown like the SDK Logger', async () => {
   const receiver = new OtlpReceiver({ grpcPort: 0, httpPort: 0, healthPort: 0 });
   await receiver.start();
-  const processor = new EagerLogRecordProcessor(grpcTransport('logs', receiver.grpcUrl), {
-    batch: { scheduleDelayMs: 50, exportTimeoutMs: 5000, maxQueueSize: 1000, maxExportBatchSize: 100 },
-    concurrency: 2,
-    timeoutMs: 2000,
-    retryMs: 10_000,
-    shutdownMs: 5000,
-    warn: () => {},
-  });
+  const processor = new EagerLogRecordProcessor(grpcTransport('logs', receiver.grpcUrl), eagerOptions());
   try {
     const log = createLogger({ level: 'info', exportLogs: true, destination: silent, direct: { emit: processor.emit, resource, scope: { name: SCOPE_NAME, version: SCOPE_VERSION } } });
     logLines(log);
