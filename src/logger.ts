@@ -45,6 +45,9 @@ export interface LoggerSettings {
   direct?: { emit(record: ReadableLogRecord): void; resource: ReadableLogRecord['resource']; scope: ReadableLogRecord['instrumentationScope'] };
 }
 
+// Lines logged without fields share one attribute object (the encoder only reads it).
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
+
 /** The record the SDK's Logger.emit would build for one line, as a plain object. */
 function directRecord(direct: NonNullable<LoggerSettings['direct']>, severityNumber: SeverityNumber, severityText: string, body: unknown, attributes: Attributes | undefined): ReadableLogRecord {
   const time = millisToHrTime(Date.now());
@@ -57,7 +60,7 @@ function directRecord(direct: NonNullable<LoggerSettings['direct']>, severityNum
     severityNumber,
     severityText,
     body: body as AnyValue,
-    attributes: attributes ?? {},
+    attributes: attributes ?? NO_ATTRIBUTES,
     droppedAttributesCount: 0,
     resource: direct.resource,
     instrumentationScope: direct.scope,
