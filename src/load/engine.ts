@@ -13,7 +13,6 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { build, type Histogram } from 'hdr-histogram-js';
 import { Client, type Dispatcher } from 'undici';
 import type { LoadOptions } from './args.ts';
-import { Pacer } from './pacer.ts';
 import { TraceparentSource, traceIdOf, type TraceLog } from './trace-audit.ts';
 
 export type ErrorClass = 'timeout' | 'refused' | 'reset' | 'other';
@@ -64,13 +63,6 @@ export interface Progress {
   durationMs: number | null;
   failed: number;
 }
-
-/**
- * The pacer wakes the loop this long before a send is due; setImmediate turns wait the rest. Its wake-ups came
- * 0.16-0.25 ms late on an idle machine; at 1,000 req/s, 0.1 ms measured a schedule lag p50 of 12-27 µs for 24 %
- * of a core, 0.3 ms 1 µs for 40 %, 0.5 ms 1 µs for 60 %.
- */
-const PACER_EARLY_MS = 0.1;
 
 export function newHistogram(): Histogram {
   // 1 µs to 60 s at 3 significant digits; grows beyond 60 s if it must.
@@ -205,19 +197,12 @@ export class LoadRun extends EventEmitter<RunEvents> {
   #lastDone = 0;
   #timer: NodeJS.Timeout | null = null;
   #immediate: NodeJS.Immediate | null = null;
-  /** Open model: wakes the loop for sub-millisecond waits (pacer.ts); `#paced` while a wake-up is pending. */
-  #pacer: Pacer | null;
-  #paced = false;
   #sweep: NodeJS.Timeout | null = null;
   #progress: NodeJS.Timeout | null = null;
   #deadline: NodeJS.Timeout | null = null;
   #eld = monitorEventLoopDelay({ resolution: 10 });
   #cpu0: NodeJS.CpuUsage = process.cpuUsage();
   #pump = (): void => this.#dispatchDue();
-  #pacedPump = (): void => {
-    this.#paced = false;
-    this.#dispatchDue();
-  };
 
   readonly latency = newHistogram();
   readonly serviceTime = newHistogram();
@@ -257,7 +242,6 @@ export class LoadRun extends EventEmitter<RunEvents> {
       (options.rate !== null && options.durationMs !== null
         ? Math.ceil((options.durationMs * options.rate) / 1000)
         : Number.POSITIVE_INFINITY);
-    this.#pacer = options.rate === null ? null : new Pacer();
     this.result = new Promise((resolve) => (this.#resolve = resolve));
   }
 
@@ -309,10 +293,8 @@ export class LoadRun extends EventEmitter<RunEvents> {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#immediate) clearImmediate(this.#immediate);
-    this.#pacer?.close();
     this.#timer = null;
     this.#immediate = null;
-    this.#paced = false;
     if (this.#inflight === 0) this.#finish();
   }
 
@@ -336,16 +318,11 @@ export class LoadRun extends EventEmitter<RunEvents> {
         this.#send(this.#t0 + this.#next * interval, now);
       }
       // With a backlog, completions drive sending. Otherwise wake up for the next scheduled request: a timer to
-      // within 1 ms of it (timers fire up to 1 ms late), the pacer's thread to within PACER_EARLY_MS, then
-      // setImmediate turns for the last few microseconds. Until the pacer's thread runs, setImmediate turns.
+      // within 1 ms of it, then setImmediate turns for the last fraction, because timers fire up to 1 ms late.
       if (this.#next >= due && this.#next < this.#planned) {
-        const at = this.#t0 + this.#next * interval;
-        const wait = at - performance.now();
+        const wait = this.#t0 + this.#next * interval - performance.now();
         if (wait >= 1) this.#timer = setTimeout(this.#pump, Math.floor(wait));
-        else if (wait > PACER_EARLY_MS && this.#pacer?.ready) {
-          this.#paced = true;
-          this.#pacer.wakeAt(at - PACER_EARLY_MS, this.#pacedPump);
-        } else this.#immediate = setImmediate(this.#pump);
+        else this.#immediate = setImmediate(this.#pump);
       }
     }
     if (this.#next >= this.#planned && this.#inflight === 0) this.#close();
@@ -406,7 +383,7 @@ export class LoadRun extends EventEmitter<RunEvents> {
     }
     if (this.#closed) {
       if (this.#inflight === 0) this.#finish();
-    } else if (this.#timer === null && this.#immediate === null && !this.#paced) {
+    } else if (this.#timer === null && this.#immediate === null) {
       // After a failure the next send waits a turn: undici fails a connection's queued requests in a loop and then
       // asserts the queue is empty (client.js onError), so a request dispatched from inside that loop breaks it.
       if (err === null) this.#dispatchDue();
