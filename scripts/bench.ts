@@ -63,8 +63,9 @@ interface Proc {
 function start(core: number, cmd: string, args: string[], env: Record<string, string>, ready: RegExp | string, timeoutMs = 15_000): Promise<Proc> {
   const [c, a] = pinned(core, cmd, args);
   // A server's output (its request logs, thousands of lines a second) goes to a file. Read through a pipe by this
-  // process, which shares the load generator's core, it took CPU from the generator: P4's disabled service, which
-  // logs as much as the full one, measured a p99 of 1.43 ms in the bench against 0.88-1.05 ms by hand with a file.
+  // process, it took CPU from the load generator's core during P4 (and from either core before): P4's disabled
+  // service, which logs as much as the full one, measured a p99 of 1.06-1.43 ms in the bench that way (Runs S and
+  // T, docs/PERFORMANCE.md) against 0.88-1.05 ms in the same sequence replayed by hand with its output in a file.
   const dir = typeof ready === 'string' ? mkdtempSync(join(os.tmpdir(), 'bench-')) : null;
   const file = dir === null ? null : join(dir, 'output.log');
   const fd = file === null ? null : openSync(file, 'a');
@@ -387,8 +388,8 @@ try {
   //   else wants core 0, and the service preempts it at once: it takes the idle time a Collector on another
   //   machine would not, and cannot delay the generator. The saturating warm-up starves it, so each round waits
   //   for the export queue to drain, and the P4 line reports the spans and log records dropped meanwhile (0
-  //   expected). Without taskset or chrt it stays on core 1 at nice 19. The bench itself moves to core 1 too: it
-  //   reads the service's request logs (1,000 lines a second).
+  //   expected). Without taskset or chrt it stays on core 1 at nice 19. The bench itself (its probes and polls)
+  //   moves to core 1 too.
   const receiverIdle = hasTaskset && spawnSync('chrt', ['-a', '-i', '-p', '0', String(receiver.pid)], { stdio: 'ignore' }).status === 0;
   if (receiverIdle) spawnSync('taskset', ['-a', '-p', '-c', '0', String(receiver.pid)], { stdio: 'ignore' });
   else os.setPriority(receiver.pid, 19);
