@@ -54,7 +54,6 @@ const loadPinned = (cmd: string, args: string[], niceness = 10): [string, string
 
 interface Proc {
   child: ChildProcess;
-  output: () => string;
   pid: number;
   stop(): Promise<void>;
 }
@@ -78,7 +77,7 @@ function start(core: number, cmd: string, args: string[], env: Record<string, st
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  /** The last 100 KB of the output. */
+  /** The last 100 KB of the output, for the errors below. */
   const output = (): string => {
     if (file === null) return piped;
     try {
@@ -112,7 +111,6 @@ function start(core: number, cmd: string, args: string[], env: Record<string, st
         res({
           child,
           pid: child.pid!,
-          output,
           stop: async () => {
             if (child.exitCode === null) child.kill('SIGTERM');
             const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
