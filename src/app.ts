@@ -8,6 +8,7 @@ import { Admission } from './admission.ts';
 import { AppError, toAppError } from './errors.ts';
 import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
 import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict } from './model.ts';
+import type { StartStageSpan } from './stage-spans.ts';
 import { ATTR, predictionLatencyMs, predictions, requestsRejectedTotal } from './telemetry.ts';
 
 /** What the SDK bootstrap reports about itself, for /health. */
@@ -22,6 +23,8 @@ export interface TelemetryStatus {
 export interface AppDeps {
   readonly logger: Logger;
   readonly telemetry: TelemetryStatus;
+  /** How the model pipeline starts its stages' spans; the SDK's tracer when absent (see stage-spans.ts). */
+  readonly stageSpans?: StartStageSpan;
 }
 
 /** Mutable lifecycle state: readiness turns false while draining; closing once the listener is being closed. */
@@ -149,7 +152,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   app.post('/predict', { schema: { response: { 200: predictionSchema } } }, async (request) => {
     const row = parsePredictBody(request.body, model);
     request.log.info('Prediction request received');
-    const result = await admitted(() => predict([row], model));
+    const result = await admitted(() => predict([row], model, deps.stageSpans));
     assertFinitePredictions(result.predictions, () => ['features']);
     predictionLatencyMs.record(result.latencyMs, endpointAttrs.predict);
     if (!predictions.add('/predict', 1)) predictions.create('/predict', endpointAttrs.predict, 1);
@@ -161,7 +164,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   app.post('/predict/batch', { schema: { response: { 200: batchSchema } } }, async (request) => {
     const rows = parseBatchBody(request.body, model);
     request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
-    const result = await admitted(() => predict(rows, model));
+    const result = await admitted(() => predict(rows, model, deps.stageSpans));
     assertFinitePredictions(result.predictions, (i) => ['instances', i]);
     predictionLatencyMs.record(result.latencyMs, endpointAttrs.batch);
     if (!predictions.add('/predict/batch', rows.length)) predictions.create('/predict/batch', endpointAttrs.batch, rows.length);

@@ -164,7 +164,7 @@ export const VARIABLES = {
   OTEL_TRACES_SAMPLER_ARG: v('OTEL_TRACES_SAMPLER_ARG', '', 'Ratio in [0, 1] for the traceidratio samplers (default 1).', finite(0)),
   OTEL_METRIC_EXPORT_INTERVAL: v('OTEL_METRIC_EXPORT_INTERVAL', '5000', 'Metric export interval, ms. The specification says 60000; 5000 lets the guide\'s Test 4 see metrics within seconds.', integer(100, 3_600_000)),
   OTEL_METRIC_EXPORT_TIMEOUT: v('OTEL_METRIC_EXPORT_TIMEOUT', '30000', 'Metric export timeout, ms.', integer(1, 3_600_000)),
-  EXPORT_PIPELINE: v('EXPORT_PIPELINE', 'eager', 'eager: spans and log records are encoded to OTLP protobuf as they end and sent in ready-made batches (OTLP gRPC and HTTP/protobuf); sdk: the SDK\'s batch processors and OTLP exporters (always used for http/json, the console exporter, and when an OTEL_EXPORTER_OTLP_*HEADERS, *COMPRESSION, *CERTIFICATE, *CLIENT_KEY or *CLIENT_CERTIFICATE variable is set). With eager log records, each log line goes from the logger straight to the exporter, without the SDK\'s Logger, unless OTEL_ATTRIBUTE_COUNT_LIMIT, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_LOGRECORD_ATTRIBUTE_*_LIMIT or OTEL_NODE_EXPERIMENTAL_SDK_METRICS is set.', oneOf(['eager', 'sdk'] as const)),
+  EXPORT_PIPELINE: v('EXPORT_PIPELINE', 'eager', 'eager: spans and log records are encoded to OTLP protobuf as they end and sent in ready-made batches (OTLP gRPC and HTTP/protobuf); sdk: the SDK\'s batch processors and OTLP exporters (always used for http/json, the console exporter, and when an OTEL_EXPORTER_OTLP_*HEADERS, *COMPRESSION, *CERTIFICATE, *CLIENT_KEY or *CLIENT_CERTIFICATE variable is set). With eager log records, each log line goes from the logger straight to the exporter, without the SDK\'s Logger, unless OTEL_ATTRIBUTE_COUNT_LIMIT, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_LOGRECORD_ATTRIBUTE_*_LIMIT or OTEL_NODE_EXPERIMENTAL_SDK_METRICS is set; with eager spans, the model pipeline\'s stage spans go straight to the exporter too, without the SDK\'s Tracer, unless one of those first two, an OTEL_SPAN_*_LIMIT, OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT, OTEL_LINK_ATTRIBUTE_COUNT_LIMIT or OTEL_NODE_EXPERIMENTAL_SDK_METRICS is set.', oneOf(['eager', 'sdk'] as const)),
   EXPORT_CONCURRENCY: v('EXPORT_CONCURRENCY', '2', 'Exports in flight at once per signal (spans, log records); with EXPORT_PIPELINE=sdk, batch processors side by side, each with its share of the queue.', integer(1, 64)),
   EXPORT_RETRY_MS: v('EXPORT_RETRY_MS', '60000', 'EXPORT_PIPELINE=eager: how long a batch is retried (1 s backoff growing to 5 s) while the Collector answers with a retryable error or is unreachable, before it is counted as failed. The queue limits still apply.', integer(0, 3_600_000)),
   OTEL_BSP_SCHEDULE_DELAY: v('OTEL_BSP_SCHEDULE_DELAY', '5000', 'How long a partial batch of spans waits before it is exported, ms.', integer(0, 3_600_000)),
@@ -237,6 +237,8 @@ export interface Config {
     readonly exportPipeline: 'eager' | 'sdk';
     /** The first set variable that only the SDK's Logger honours (log record attribute limits, SDK metrics), if any. */
     readonly sdkLoggerVariable: string | undefined;
+    /** The first set variable that only the SDK's Tracer honours (span limits, SDK metrics), if any. */
+    readonly sdkTracerVariable: string | undefined;
     readonly exportRetryMs: number;
     readonly batch: BatchConfig;
     readonly logBatch: BatchConfig;
@@ -272,6 +274,22 @@ const SDK_LOGGER_OPTIONS = [
   'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
   'OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT',
   'OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+  'OTEL_NODE_EXPERIMENTAL_SDK_METRICS',
+];
+
+// Read by the SDK's TracerProvider from the environment itself: span limits and the SDK's own metrics. The model
+// pipeline's stage spans go straight to the eager exporter only when none is set (see stage-spans.ts).
+const SDK_TRACER_OPTIONS = [
+  'OTEL_ATTRIBUTE_COUNT_LIMIT',
+  'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+  'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT',
+  'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+  'OTEL_SPAN_EVENT_COUNT_LIMIT',
+  'OTEL_SPAN_LINK_COUNT_LIMIT',
+  'OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT',
+  'OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT',
+  'OTEL_LINK_ATTRIBUTE_COUNT_LIMIT',
+  'OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT',
   'OTEL_NODE_EXPERIMENTAL_SDK_METRICS',
 ];
 
@@ -364,6 +382,7 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
       exportConcurrency: read(env, V.EXPORT_CONCURRENCY),
       exportPipeline: read(env, V.EXPORT_PIPELINE),
       sdkLoggerVariable: SDK_LOGGER_OPTIONS.find((n) => env[n]?.trim()),
+      sdkTracerVariable: SDK_TRACER_OPTIONS.find((n) => env[n]?.trim()),
       exportRetryMs: read(env, V.EXPORT_RETRY_MS),
       batch: {
         scheduleDelayMs: read(env, V.OTEL_BSP_SCHEDULE_DELAY),

@@ -146,6 +146,9 @@ interface Batch {
   attempt: number;
 }
 
+const sameScope = (a: Item['instrumentationScope'], b: Item['instrumentationScope']): boolean =>
+  a.name === b.name && a.version === b.version && a.schemaUrl === b.schemaUrl && a.attributes === b.attributes;
+
 const BACKOFF_START_MS = 1000; // the SDK's exporter retry: 1 s, x1.5, at most 5 s, with jitter
 const BACKOFF_MAX_MS = 5000;
 
@@ -270,9 +273,21 @@ export class EagerBatcher<T extends Item> {
     let byScope = this.groups.get(item.resource);
     if (byScope === undefined) this.groups.set(item.resource, (byScope = new Map()));
     let g = byScope.get(item.instrumentationScope);
-    if (g === undefined) byScope.set(item.instrumentationScope, (g = { resource: item.resource, scope: item.instrumentationScope, writer: new ProtoWriter(), count: 0 }));
+    if (g === undefined) {
+      // A scope object equal to one already seen (the SDK tracer's and the direct stage spans' are two objects for
+      // one scope) shares its group, so that a request holds one ScopeSpans per scope.
+      const scope = item.instrumentationScope;
+      for (const other of byScope.values()) if (sameScope(other.scope, scope)) g = other;
+      g ??= { resource: item.resource, scope, writer: new ProtoWriter(), count: 0 };
+      byScope.set(scope, g);
+    }
     this.lastGroup = g;
     return g;
+  }
+
+  /** The groups of each resource, each group once (equal scope objects share one group). */
+  private distinctGroups(): Group[][] {
+    return [...this.groups.values()].map((byScope) => [...new Set(byScope.values())]);
   }
 
   private bytesOf(key: object, make: () => Buffer): Buffer {
@@ -292,7 +307,7 @@ export class EagerBatcher<T extends Item> {
         // Not expected (the items are already encoded); if assembling fails, the open items are counted, not lost.
         this.counts.failed += this.open;
         this.o.warn(`OTLP ${this.what} batch could not be assembled; ${this.open} ${this.what}s counted as failed`, err);
-        for (const byScope of this.groups.values()) for (const g of byScope.values()) ((g.writer.pos = 0), (g.count = 0));
+        for (const g of this.distinctGroups().flat()) ((g.writer.pos = 0), (g.count = 0));
         this.open = 0;
       }
     }
@@ -301,9 +316,9 @@ export class EagerBatcher<T extends Item> {
 
   private queueOpenItems(): void {
     const groups: EncodedGroup[] = [];
-    for (const byScope of this.groups.values()) {
+    for (const byScope of this.distinctGroups()) {
       let g: EncodedGroup | undefined;
-      for (const s of byScope.values()) {
+      for (const s of byScope) {
         if (s.count === 0) continue;
         g ??= { resource: this.bytesOf(s.resource, () => encodeResource(s.resource.attributes)), resourceSchemaUrl: s.resource.schemaUrl, scopes: [] };
         g.scopes.push({ scope: this.bytesOf(s.scope, () => encodeScope(s.scope)), schemaUrl: s.scope.schemaUrl, items: s.writer.bytes() });
@@ -314,7 +329,7 @@ export class EagerBatcher<T extends Item> {
     // external memory to V8, and its growth alone triggered a mark-compact every second or so at saturation.
     const writer = this.spareWriters.pop() ?? new ProtoWriter(64 * 1024);
     const body = assembleRequest(groups, writer);
-    for (const byScope of this.groups.values()) for (const s of byScope.values()) ((s.writer.pos = 0), (s.count = 0));
+    for (const s of this.distinctGroups().flat()) ((s.writer.pos = 0), (s.count = 0));
     const seq = ++this.cutSeq;
     this.outstanding.add(seq);
     this.waiting.push({ seq, body, writer, count: this.open, firstTry: 0, attempt: 0 });
@@ -413,6 +428,8 @@ export class EagerSpanProcessor extends EagerBatcher<ReadableSpan> implements Sp
     if ((span.spanContext().traceFlags & 1) === 0) return;
     this.add(span);
   }
+  /** The direct path of the model pipeline's stage spans (stage-spans.ts): sampled spans built without the SDK's Tracer. */
+  readonly emit = (span: ReadableSpan): void => this.add(span);
 }
 
 /** Log records: encoded when emitted. */

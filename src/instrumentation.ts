@@ -39,6 +39,7 @@ import { ShardedLogRecordProcessor, ShardedSpanProcessor, type ExportStatus } fr
 import { EagerLogRecordProcessor, EagerSpanProcessor, grpcTransport, httpTransport, type EagerOptions, type Signal } from './eager-export.ts';
 import { SCOPE_NAME, SCOPE_VERSION } from './scope.ts';
 import { createLogger } from './logger.ts';
+import { directStageSpans, type StartStageSpan } from './stage-spans.ts';
 import packageJson from '../package.json' with { type: 'json' };
 
 function configOrExit(): Config {
@@ -217,6 +218,12 @@ const direct = logRecords instanceof EagerLogRecordProcessor && resource !== und
   ? { emit: logRecords.emit, resource, scope: { name: SCOPE_NAME, version: SCOPE_VERSION } }
   : undefined;
 export const logger: Logger = createLogger({ level: config.logLevel, exportLogs: logsEnabled, direct });
+
+// With the eager span path, the model pipeline's stage spans go straight to the batcher too (stage-spans.ts),
+// unless a variable only the SDK's Tracer honours is set. Undefined: the app starts them with the SDK's tracer.
+export const stageSpans: StartStageSpan | undefined = spans instanceof EagerSpanProcessor && resource !== undefined && t.sdkTracerVariable === undefined
+  ? directStageSpans({ emit: spans.emit, resource, scope: { name: SCOPE_NAME, version: SCOPE_VERSION } })
+  : undefined;
 warnLogger = logger;
 
 export const telemetry: TelemetryStatus = {
@@ -259,7 +266,8 @@ logger.info(`Exporter configured: ${t.traces.exporter} (protocol ${t.traces.prot
 logger.info(`OTLP endpoint: ${t.collectorEndpoint}`);
 if (!t.disabled) {
   const logPath = exportPath(t.logs) === 'eager' && direct === undefined ? `eager (through the SDK's Logger: ${t.sdkLoggerVariable} is set)` : exportPath(t.logs);
-  const parts = [tracingEnabled && `spans ${exportPath(t.traces)}`, logsEnabled && `log records ${logPath}`].filter(Boolean);
+  const spanPath = exportPath(t.traces) === 'eager' && stageSpans === undefined ? `eager (stage spans through the SDK's Tracer: ${t.sdkTracerVariable} is set)` : exportPath(t.traces);
+  const parts = [tracingEnabled && `spans ${spanPath}`, logsEnabled && `log records ${logPath}`].filter(Boolean);
   if (parts.length > 0) logger.info(`Export pipeline: ${parts.join(', ')}`);
 }
 logger.info(`Service name: ${t.serviceName}`);

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { context, SpanStatusCode, type Attributes, type Context } from '@opentelemetry/api';
 import type { Config } from './config.ts';
 import { AppError, validationError } from './errors.ts';
+import type { StartStageSpan } from './stage-spans.ts';
 import { ATTR, SPAN, tracer } from './telemetry.ts';
 
 export type ModelConfig = Config['model'];
@@ -81,13 +82,16 @@ export function simulatedLatencyMs(model: ModelConfig, random: () => number = Ma
   return Math.max(0, model.latencyMs + model.jitterMs * (random() * 1.5 - 0.5));
 }
 
+/** A stage's span through the SDK's tracer (the API's no-op when the SDK is disabled). */
+const sdkStageSpan: StartStageSpan = (name, attributes, parent) => tracer.startSpan(name, { attributes }, parent);
+
 /**
  * Runs `fn` (sync or async) as a child span of `parent`: the demo's error recipe, exception and ERROR status on
  * failure, end() either way. The stage spans are not made active: nothing inside them creates spans or logs,
  * and entering a context costs an AsyncLocalStorage switch per stage.
  */
-function stage<T>(name: string, attributes: Attributes, parent: Context, fn: () => T): T {
-  const span = tracer.startSpan(name, { attributes }, parent);
+function stage<T>(startSpan: StartStageSpan, name: string, attributes: Attributes, parent: Context, fn: () => T): T {
+  const span = startSpan(name, attributes, parent);
   const fail = (err: unknown): never => {
     span.recordException(err as Error);
     span.setStatus({ code: SpanStatusCode.ERROR });
@@ -126,20 +130,21 @@ export interface PredictionResult {
 
 /**
  * Runs the pipeline on validated rows: preprocess (copy into a Float64Array), inference (the simulated model time,
- * then w.x + b per row), postprocess (rounding to 6 decimals). Each stage is a child span of the active span.
+ * then w.x + b per row), postprocess (rounding to 6 decimals). Each stage is a child span of the active span,
+ * started by `startSpan` (the SDK's tracer unless the app was given the direct path of stage-spans.ts).
  */
-export async function predict(rows: Row[], model: ModelConfig): Promise<PredictionResult> {
+export async function predict(rows: Row[], model: ModelConfig, startSpan: StartStageSpan = sdkStageSpan): Promise<PredictionResult> {
   const started = performance.now();
   const parent = context.active();
   const attrs = { [ATTR.modelName]: model.name, [ATTR.batchSize]: rows.length, [ATTR.featureCount]: rows[0]!.length };
-  const inputs = stage(SPAN.preprocess, attrs, parent, () => rows.map((r) => Float64Array.from(r)));
+  const inputs = stage(startSpan, SPAN.preprocess, attrs, parent, () => rows.map((r) => Float64Array.from(r)));
   const delay = simulatedLatencyMs(model);
   const inferenceAttrs = { ...attrs, [ATTR.simulatedLatencyMs]: Math.round(delay * 1000) / 1000 };
-  const raw = await stage(SPAN.inference, inferenceAttrs, parent, async () => {
+  const raw = await stage(startSpan, SPAN.inference, inferenceAttrs, parent, async () => {
     if (delay > 0) await sleep(delay);
     return inputs.map((x) => linear(x, model));
   });
   // Six decimals, only where that is representable: p * 1e6 overflows to Infinity above about 1.8e302.
-  const predictions = stage(SPAN.postprocess, attrs, parent, () => raw.map((p) => (Math.abs(p) < 1e15 ? Math.round(p * 1e6) / 1e6 : p)));
+  const predictions = stage(startSpan, SPAN.postprocess, attrs, parent, () => raw.map((p) => (Math.abs(p) < 1e15 ? Math.round(p * 1e6) / 1e6 : p)));
   return { predictions, latencyMs: performance.now() - started };
 }

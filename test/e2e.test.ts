@@ -238,13 +238,15 @@ describe('shutdown and faults', () => {
 
 // Each protocol, and which export pipeline it takes (the start-up line says): eager for OTLP protobuf unless an
 // option only the SDK's exporter implements is set, the SDK's for http/json; log lines go straight from the logger
-// to the eager exporter unless a variable only the SDK's Logger honours is set.
+// to the eager exporter unless a variable only the SDK's Logger honours is set, and the model's stage spans
+// likewise unless one only the SDK's Tracer honours is.
 const pipelines: { protocol: 'grpc' | 'http/protobuf' | 'http/json'; env: Record<string, string>; line: string }[] = [
   { protocol: 'http/protobuf', env: {}, line: 'Export pipeline: spans eager, log records eager' },
   { protocol: 'http/json', env: {}, line: 'Export pipeline: spans sdk (protocol http/json), log records sdk (protocol http/json)' },
   { protocol: 'grpc', env: { EXPORT_PIPELINE: 'sdk' }, line: 'Export pipeline: spans sdk, log records sdk' },
   { protocol: 'grpc', env: { OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=lab' }, line: 'Export pipeline: spans sdk (OTEL_EXPORTER_OTLP_HEADERS is set), log records sdk (OTEL_EXPORTER_OTLP_HEADERS is set)' },
   { protocol: 'grpc', env: { OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT: '64' }, line: "Export pipeline: spans eager, log records eager (through the SDK's Logger: OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT is set)" },
+  { protocol: 'grpc', env: { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '64' }, line: "Export pipeline: spans eager (stage spans through the SDK's Tracer: OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT is set), log records eager" },
 ];
 for (const { protocol, env, line } of pipelines) {
   test(`traces, metrics and logs also arrive over OTLP ${protocol} ${JSON.stringify(env)}`, async () => {
@@ -257,7 +259,13 @@ for (const { protocol, env, line } of pipelines) {
       await receiver.waitForTrace(res.body.trace_id, 10_000);
       await receiver.waitFor(() => receiver.metrics.some((m) => m.name === 'http_requests_total'), 10_000, 'metrics');
       await receiver.waitFor(() => receiver.logs.some((l) => l.traceId === res.body.trace_id), 10_000, 'logs');
-      assert.ok(receiver.spans.some((s) => s.traceId === res.body.trace_id && s.name === 'inference'));
+      const ofTrace = (name: string) => receiver.spans.find((s) => s.traceId === res.body.trace_id && s.name === name);
+      await receiver.waitFor(() => ofTrace('POST /predict') !== undefined, 10_000, 'server span');
+      const server = ofTrace('POST /predict');
+      for (const stage of ['preprocess', 'inference', 'postprocess']) {
+        await receiver.waitFor(() => ofTrace(stage) !== undefined, 10_000, stage);
+        assert.equal(ofTrace(stage)?.parentSpanId, server?.spanId, `${stage} is a child of the server span`);
+      }
     } finally {
       await svc.stop();
       await receiver.stop();
