@@ -4,11 +4,11 @@
 // exporter, the way the logger's `direct` path hands it log records (logger.ts). This module must not import
 // telemetry.ts: instrumentation.ts imports it, and telemetry.ts may only be loaded once the SDK is registered.
 //
-// Why by hand: through the SDK's Tracer each of these spans cost about 5.5 us of CPU at saturation, start, end,
-// encoding and export included (the three of them 10-25 us per request: `npm run bench -- --variants full` with
-// and without them, three interleaved pairs, docs/PERFORMANCE.md). Most of it is what startSpan does for any span
-// and these do not need: the active-context and suppression checks, the sampler, attribute validation twice over,
-// the SDK's own span metrics, and a SpanImpl with its guards. What this builds is the object the SDK would hand
+// Why by hand: through the SDK's Tracer the three spans, started, ended and encoded, cost 6.99 us of CPU per
+// request; built here, 4.37 us (`taskset -c 0 node --max-semi-space-size=8 scripts/bench-stage-spans.ts`, 200,000
+// requests x 5 interleaved rounds, docs/PERFORMANCE.md). The difference is what startSpan does for any span and
+// these do not need: the active-context and suppression checks, the sampler, attribute validation twice over, the
+// SDK's own span metrics, and a SpanImpl with its guards. What this builds is the object the SDK would hand
 // the span processor at end(): same ids (the SDK's RandomIdGenerator), same clock (start from Date.now(), end from
 // the performance clock, as SpanImpl does), same exception event, same sampling decision (the stages are sampled
 // exactly when their parent, the server span, is: true of every sampler this service offers). The encoded spans

@@ -30,3 +30,43 @@ test('the logger benchmark measures the three log paths and prints what export a
   for (const path of ['pino only', 'SDK Logger', 'direct']) assert.match(out, new RegExp(`^\\| ${path} \\| \\d+\\.\\d+ \\(`, 'm'), path);
   assert.match(out, /^export cost per line: direct -?\d+\.\d+ us vs SDK Logger -?\d+\.\d+ us/m);
 });
+
+test('the benchmark refuses bad arguments with a message and the usage, before starting anything, and prints its help', async () => {
+  const run = async (args: string[]) => {
+    const child = spawn(process.execPath, ['scripts/bench.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise((r) => child.once('exit', r));
+    return { code, out, err };
+  };
+  const cases: [string[], RegExp][] = [
+    [['--bogus'], /^bench: Unknown option '--bogus'/],
+    [['--rounds', 'three'], /^bench: --rounds must be a positive number, got "three"/],
+    [['--soak', '0'], /^bench: --soak must be a positive number, got "0"/],
+    [['--variants', 'full,fast'], /^bench: unknown variant fast: one of full, disabled, plain, fastapi-uvloop, fastapi/],
+    [['--env', 'LOG_LEVEL'], /^bench: --env takes KEY=VALUE pairs separated by commas, got "LOG_LEVEL"/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await run(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.err, message);
+    assert.match(r.err, /Usage: npm run bench/);
+    assert.doesNotMatch(r.err, /at .*bench\.ts:\d+/, 'no stack trace');
+  }
+  const help = await run(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.out, /^Usage: npm run bench -- \[options\]/);
+  assert.match(help.out, /--variants A,B/);
+});
+
+test('the stage-span benchmark measures both paths and prints what the direct one saves per request', { timeout: 60_000 }, async () => {
+  const child = spawn(process.execPath, ['scripts/bench-stage-spans.ts', '--requests', '2000', '--rounds', '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise((r) => child.once('exit', r));
+  assert.equal(code, 0, out);
+  for (const path of ["SDK's Tracer", 'stage-spans.ts']) assert.match(out, new RegExp(`^\\| ${path} \\| \\d+\\.\\d+ \\(`, 'm'), path);
+  assert.match(out, /^stage spans per request: stage-spans\.ts \d+\.\d+ us vs SDK's Tracer \d+\.\d+ us \(saves -?\d+\.\d+ us/m);
+});

@@ -1,11 +1,12 @@
 // The OTLP receiver on its own: real gRPC and HTTP clients, the official protobuf encoding, the debug layout.
 import assert from 'node:assert/strict';
+import { connect } from 'node:http2';
 import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { goTime, formatExport } from '../src/debug-format.ts';
 import { countAtPath, COUNT_PATH, decodeProtobuf, spansOf } from '../src/otlp-model.ts';
-import { OtlpReceiver } from '../src/receiver.ts';
+import { GRPC_WINDOW_BYTES, OtlpReceiver } from '../src/receiver.ts';
 
 const require = createRequire(import.meta.url);
 const root = require('otlp-proto/build/src/generated/root.js');
@@ -140,6 +141,31 @@ describe('counting mode', () => {
       assert.equal(receiver.counts.spans, 5);
       assert.equal(receiver.spans.length, 0);
     } finally {
+      await receiver.stop();
+    }
+  });
+});
+
+describe('gRPC flow control', () => {
+  test('offers exporters 16 MiB HTTP/2 windows (stream and connection), as the Collector\'s grpc-go grows to, not Node\'s 64 KiB', async () => {
+    const receiver = new OtlpReceiver({ grpcPort: 0, httpPort: 0, healthPort: 0 });
+    await receiver.start();
+    const session = connect(receiver.grpcUrl);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        session.once('remoteSettings', () => resolve());
+        session.once('error', reject);
+      });
+      const deadline = Date.now() + 5000;
+      // The stream window comes in the receiver's SETTINGS, the connection window in a WINDOW_UPDATE after it.
+      while (session.remoteSettings.initialWindowSize !== GRPC_WINDOW_BYTES || (session.state.remoteWindowSize ?? 0) < GRPC_WINDOW_BYTES) {
+        if (Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(session.remoteSettings.initialWindowSize, GRPC_WINDOW_BYTES);
+      assert.ok((session.state.remoteWindowSize ?? 0) >= GRPC_WINDOW_BYTES, `connection window ${session.state.remoteWindowSize}`);
+    } finally {
+      session.close();
       await receiver.stop();
     }
   });
