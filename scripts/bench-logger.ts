@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { createLogger } from '../src/logger.ts';
 import { ProtoWriter, writeLogRecord } from '../src/otlp-encode.ts';
 import { SCOPE_NAME, SCOPE_VERSION } from '../src/scope.ts';
+import { cpuUsPer, interleaved, median, spread } from './microbench.ts';
 
 const { values: flags } = parseArgs({ options: { lines: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '5' } } });
 const LINES = Number(flags.lines);
@@ -40,32 +41,24 @@ const paths: Record<string, Logger> = {
 const inSpan = trace.setSpanContext(context.active(), { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED });
 
 /** The two lines of a /predict request, LINES / 2 times. Returns CPU us per line. */
-function round(log: Logger): number {
-  const cpu0 = process.cpuUsage();
-  context.with(inSpan, () => {
-    for (let i = 0; i < LINES / 2; i++) {
-      log.info('Prediction request received');
-      log.info({ latency_ms: 0.05 + (i % 7) / 100 }, 'Prediction completed - latency: 0ms');
-    }
-  });
-  const cpu = process.cpuUsage(cpu0);
-  return (cpu.user + cpu.system) / LINES;
-}
+const round = (log: Logger): number =>
+  cpuUsPer(LINES, () =>
+    context.with(inSpan, () => {
+      for (let i = 0; i < LINES / 2; i++) {
+        log.info('Prediction request received');
+        log.info({ latency_ms: 0.05 + (i % 7) / 100 }, 'Prediction completed - latency: 0ms');
+      }
+    }),
+  );
 
-const results: Record<string, number[]> = Object.fromEntries(Object.keys(paths).map((k) => [k, []]));
-for (const log of Object.values(paths)) round(log); // warm-up, discarded (JIT)
-for (let r = 0; r < ROUNDS; r++) {
-  for (const [name, log] of Object.entries(paths)) results[name]!.push(round(log));
-  process.stderr.write(`round ${r + 1}/${ROUNDS} done\n`);
-}
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const results = interleaved(paths, ROUNDS, round);
 const base = median(results['pino only']!);
 console.log(`${LINES} lines per round, ${ROUNDS} rounds, node ${process.version}`);
 console.log('| path | CPU us/line median (min-max) | vs pino only |');
 console.log('|---|---|---|');
 for (const [name, xs] of Object.entries(results)) {
   const m = median(xs);
-  console.log(`| ${name} | ${m.toFixed(2)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}) | +${(m - base).toFixed(2)} us |`);
+  console.log(`| ${name} | ${spread(xs)} | +${(m - base).toFixed(2)} us |`);
 }
 const sdk = median(results['SDK Logger']!) - base;
 const direct = median(results.direct!) - base;

@@ -12,6 +12,7 @@ import { TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { ProtoWriter, writeSpan } from '../src/otlp-encode.ts';
 import { SCOPE_NAME, SCOPE_VERSION } from '../src/scope.ts';
 import { directStageSpans, type StartStageSpan } from '../src/stage-spans.ts';
+import { cpuUsPer, interleaved, median, spread } from './microbench.ts';
 
 const { values: flags } = parseArgs({ options: { requests: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '5' } } });
 const REQUESTS = Number(flags.requests);
@@ -35,27 +36,20 @@ const paths: Record<string, StartStageSpan> = {
 /** The three stage spans of a /predict request (model.ts), REQUESTS times. Returns CPU us per request. */
 function round(start: StartStageSpan): number {
   const attrs = { 'model.name': 'linear-demo', 'model.batch_size': 1, 'model.feature_count': 3 };
-  const cpu0 = process.cpuUsage();
-  for (let i = 0; i < REQUESTS; i++) {
-    start('preprocess', attrs, parent).end();
-    start('inference', { ...attrs, 'model.simulated_latency_ms': 0 }, parent).end();
-    start('postprocess', attrs, parent).end();
-  }
-  const cpu = process.cpuUsage(cpu0);
-  return (cpu.user + cpu.system) / REQUESTS;
+  return cpuUsPer(REQUESTS, () => {
+    for (let i = 0; i < REQUESTS; i++) {
+      start('preprocess', attrs, parent).end();
+      start('inference', { ...attrs, 'model.simulated_latency_ms': 0 }, parent).end();
+      start('postprocess', attrs, parent).end();
+    }
+  });
 }
 
-const results: Record<string, number[]> = Object.fromEntries(Object.keys(paths).map((k) => [k, []]));
-for (const start of Object.values(paths)) round(start); // warm-up, discarded (JIT)
-for (let r = 0; r < ROUNDS; r++) {
-  for (const [name, start] of Object.entries(paths)) results[name]!.push(round(start));
-  process.stderr.write(`round ${r + 1}/${ROUNDS} done\n`);
-}
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const results = interleaved(paths, ROUNDS, round);
 console.log(`${REQUESTS} requests (3 stage spans each, encoded) per round, ${ROUNDS} rounds, node ${process.version}`);
 console.log('| path | CPU us/request median (min-max) |');
 console.log('|---|---|');
-for (const [name, xs] of Object.entries(results)) console.log(`| ${name} | ${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}) |`);
+for (const [name, xs] of Object.entries(results)) console.log(`| ${name} | ${spread(xs)} |`);
 const sdk = median(results["SDK's Tracer"]!);
 const direct = median(results['stage-spans.ts']!);
 console.log(`stage spans per request: stage-spans.ts ${direct.toFixed(2)} us vs SDK's Tracer ${sdk.toFixed(2)} us (saves ${(sdk - direct).toFixed(2)} us, ${(direct / sdk).toFixed(2)}x)`);

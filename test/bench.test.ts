@@ -5,13 +5,19 @@ import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { ROOT } from './helpers/service.ts';
 
-test('the benchmark runs every variant and step in quick mode and reports P1 to P6', { timeout: 240_000 }, async () => {
-  const child = spawn(process.execPath, ['scripts/bench.ts', '--quick'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs a script of scripts/ to its end: exit code, stdout, stderr. */
+async function runScript(script: string, args: string[]): Promise<{ code: unknown; out: string; err: string }> {
+  const child = spawn(process.execPath, [`scripts/${script}`, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const code = await new Promise((r) => child.once('exit', r));
+  return { code, out, err };
+}
+
+test('the benchmark runs every variant and step in quick mode and reports P1 to P6', { timeout: 240_000 }, async () => {
+  const { code, out, err } = await runScript('bench.ts', ['--quick']);
   assert.equal(code, 0, `bench failed:\n${err}\n${out}`);
   assert.match(out, /\| ours, full telemetry .* \| [\d,]+ \(/);
   assert.match(out, /\| ours, OTEL_SDK_DISABLED=true \| [\d,]+ \(/);
@@ -22,25 +28,14 @@ test('the benchmark runs every variant and step in quick mode and reports P1 to 
 });
 
 test('the logger benchmark measures the three log paths and prints what export adds per line', { timeout: 60_000 }, async () => {
-  const child = spawn(process.execPath, ['scripts/bench-logger.ts', '--lines', '2000', '--rounds', '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise((r) => child.once('exit', r));
+  const { code, out } = await runScript('bench-logger.ts', ['--lines', '2000', '--rounds', '1']);
   assert.equal(code, 0, out);
   for (const path of ['pino only', 'SDK Logger', 'direct']) assert.match(out, new RegExp(`^\\| ${path} \\| \\d+\\.\\d+ \\(`, 'm'), path);
   assert.match(out, /^export cost per line: direct -?\d+\.\d+ us vs SDK Logger -?\d+\.\d+ us/m);
 });
 
 test('the benchmark refuses bad arguments with a message and the usage, before starting anything, and prints its help', async () => {
-  const run = async (args: string[]) => {
-    const child = spawn(process.execPath, ['scripts/bench.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise((r) => child.once('exit', r));
-    return { code, out, err };
-  };
+  const run = (args: string[]) => runScript('bench.ts', args);
   const cases: [string[], RegExp][] = [
     [['--bogus'], /^bench: Unknown option '--bogus'/],
     [['--rounds', 'three'], /^bench: --rounds must be a positive number, got "three"/],
@@ -62,10 +57,7 @@ test('the benchmark refuses bad arguments with a message and the usage, before s
 });
 
 test('the stage-span benchmark measures both paths and prints what the direct one saves per request', { timeout: 60_000 }, async () => {
-  const child = spawn(process.execPath, ['scripts/bench-stage-spans.ts', '--requests', '2000', '--rounds', '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise((r) => child.once('exit', r));
+  const { code, out } = await runScript('bench-stage-spans.ts', ['--requests', '2000', '--rounds', '1']);
   assert.equal(code, 0, out);
   for (const path of ["SDK's Tracer", 'stage-spans.ts']) assert.match(out, new RegExp(`^\\| ${path} \\| \\d+\\.\\d+ \\(`, 'm'), path);
   assert.match(out, /^stage spans per request: stage-spans\.ts \d+\.\d+ us vs SDK's Tracer \d+\.\d+ us \(saves -?\d+\.\d+ us/m);
