@@ -218,13 +218,13 @@ const direct = logRecords instanceof EagerLogRecordProcessor && resource !== und
   ? { emit: logRecords.emit, resource, scope: { name: SCOPE_NAME, version: SCOPE_VERSION } }
   : undefined;
 export const logger: Logger = createLogger({ level: config.logLevel, exportLogs: logsEnabled, direct });
+warnLogger = logger;
 
 // With the eager span path, the model pipeline's stage spans go straight to the batcher too (stage-spans.ts),
 // unless a variable only the SDK's Tracer honours is set. Undefined: the app starts them with the SDK's tracer.
 export const stageSpans: StartStageSpan | undefined = spans instanceof EagerSpanProcessor && resource !== undefined && t.sdkTracerVariable === undefined
   ? directStageSpans({ emit: spans.emit, resource, scope: { name: SCOPE_NAME, version: SCOPE_VERSION } })
   : undefined;
-warnLogger = logger;
 
 export const telemetry: TelemetryStatus = {
   tracingEnabled,

@@ -34,7 +34,9 @@ export interface StageSpanSink {
   readonly scope: ReadableSpan['instrumentationScope'];
 }
 
-// For a parent that is not sampled: nothing is recorded, as with the SDK's non-recording span.
+// For a parent that is not sampled: nothing is recorded, as with the SDK's non-recording span. Without any parent
+// span nothing is recorded either, where the SDK would start a trace of its own; the app never does that (the
+// stages run inside a request, under its server span).
 const NOT_RECORDED: StageSpan = { recordException() {}, setStatus() {}, end() {} };
 const ids = new RandomIdGenerator();
 const NO_LINKS: ReadableSpan['links'] = [];
