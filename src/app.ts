@@ -8,7 +8,7 @@ import { Admission } from './admission.ts';
 import { AppError, toAppError } from './errors.ts';
 import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
 import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict } from './model.ts';
-import type { StartStageSpan } from './stage-spans.ts';
+import type { StartServerSpan, StartStageSpan } from './direct-spans.ts';
 import { ATTR, predictionLatencyMs, predictions, requestsRejectedTotal } from './telemetry.ts';
 
 /** What the SDK bootstrap reports about itself, for /health. */
@@ -23,8 +23,10 @@ export interface TelemetryStatus {
 export interface AppDeps {
   readonly logger: Logger;
   readonly telemetry: TelemetryStatus;
-  /** How the model pipeline starts its stages' spans; the SDK's tracer when absent (see stage-spans.ts). */
+  /** How the model pipeline starts its stages' spans; the SDK's tracer when absent (see direct-spans.ts). */
   readonly stageSpans?: StartStageSpan;
+  /** How each request's server span is started; the SDK's tracer when absent (see direct-spans.ts). */
+  readonly serverSpans?: StartServerSpan;
 }
 
 /** Mutable lifecycle state: readiness turns false while draining; closing once the listener is being closed. */
@@ -93,7 +95,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     }
   }
 
-  instrumentHttp(app);
+  instrumentHttp(app, deps.serverSpans);
   app.addHook('onRequest', (_request, reply, done) => {
     if (!lifecycle.closing) return done();
     reply.header('connection', 'close');
@@ -154,7 +156,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     request.log.info('Prediction request received');
     const result = await admitted(() => predict([row], model, deps.stageSpans));
     assertFinitePredictions(result.predictions, () => ['features']);
-    predictionLatencyMs.record(result.latencyMs, endpointAttrs.predict);
+    if (!predictionLatencyMs.record('/predict', result.latencyMs)) predictionLatencyMs.create('/predict', endpointAttrs.predict, result.latencyMs);
     if (!predictions.add('/predict', 1)) predictions.create('/predict', endpointAttrs.predict, 1);
     const latency = round3(result.latencyMs);
     request.log.info({ latency_ms: latency }, `Prediction completed - latency: ${Math.round(latency)}ms`);
@@ -166,7 +168,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
     const result = await admitted(() => predict(rows, model, deps.stageSpans));
     assertFinitePredictions(result.predictions, (i) => ['instances', i]);
-    predictionLatencyMs.record(result.latencyMs, endpointAttrs.batch);
+    if (!predictionLatencyMs.record('/predict/batch', result.latencyMs)) predictionLatencyMs.create('/predict/batch', endpointAttrs.batch, result.latencyMs);
     if (!predictions.add('/predict/batch', rows.length)) predictions.create('/predict/batch', endpointAttrs.batch, rows.length);
     const latency = round3(result.latencyMs);
     request.log.info({ latency_ms: latency, batch_size: rows.length }, `Batch prediction completed - latency: ${Math.round(latency)}ms`);

@@ -277,8 +277,9 @@ const SDK_LOGGER_OPTIONS = [
   'OTEL_NODE_EXPERIMENTAL_SDK_METRICS',
 ];
 
-// Read by the SDK's TracerProvider from the environment itself: span limits and the SDK's own metrics. The model
-// pipeline's stage spans go straight to the eager exporter only when none is set (see stage-spans.ts).
+// Read by the SDK's TracerProvider from the environment itself: span limits and the SDK's own metrics. The server
+// spans and the model pipeline's stage spans go straight to the eager exporter only when none is set (see
+// direct-spans.ts).
 const SDK_TRACER_OPTIONS = [
   'OTEL_ATTRIBUTE_COUNT_LIMIT',
   'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',

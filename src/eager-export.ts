@@ -428,7 +428,7 @@ export class EagerSpanProcessor extends EagerBatcher<ReadableSpan> implements Sp
     if ((span.spanContext().traceFlags & 1) === 0) return;
     this.add(span);
   }
-  /** The direct path of the model pipeline's stage spans (stage-spans.ts): sampled spans built without the SDK's Tracer. */
+  /** The direct path of the server and stage spans (direct-spans.ts): sampled spans built without the SDK's Tracer. */
   readonly emit = (span: ReadableSpan): void => this.add(span);
 }
 

@@ -15,6 +15,7 @@ import {
 } from '@opentelemetry/api';
 import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { StartServerSpan } from './direct-spans.ts';
 import { activeRequests, httpRequests, httpServerRequestDuration, tracer } from './telemetry.ts';
 
 export interface RequestTelemetry {
@@ -43,7 +44,10 @@ export function inRequestContext<T>(request: FastifyRequest, fn: () => T): T {
   return context.with(request.otel.ctx, fn);
 }
 
-function startRequest(request: FastifyRequest, reply: FastifyReply): void {
+/** The server span through the SDK's tracer (the API's no-op when the SDK is disabled). */
+const sdkServerSpan: StartServerSpan = (name, attributes, parent) => tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+
+function startRequest(request: FastifyRequest, reply: FastifyReply, startSpan: StartServerSpan): void {
   const startMs = performance.now();
   const parent = propagation.extract(ROOT_CONTEXT, request.headers);
   const method = request.method;
@@ -58,7 +62,7 @@ function startRequest(request: FastifyRequest, reply: FastifyReply): void {
   const userAgent = request.headers['user-agent'];
   if (userAgent !== undefined) attributes['user_agent.original'] = userAgent;
   // The semantic conventions name a server span "{method} {route}", or just "{method}" when no route matched.
-  const span = tracer.startSpan(route === undefined ? method : `${method} ${route}`, { kind: SpanKind.SERVER, attributes }, parent);
+  const span = startSpan(route === undefined ? method : `${method} ${route}`, attributes, parent);
   const sc = span.spanContext();
   let traceId = sc.traceId;
   if (traceId === INVALID_TRACE_ID) traceId = requestIds.generateTraceId();
@@ -90,21 +94,28 @@ function endRequest(request: FastifyRequest, statusCode: number, aborted: boolea
   const endpoint = route ?? 'unmatched';
   const key = `${method} ${endpoint} ${statusCode}`;
   if (!httpRequests.add(key, 1)) httpRequests.create(key, { method, endpoint, status: String(statusCode) }, 1);
+  const seconds = durationMs / 1000;
+  const scheme = request.protocol;
+  const durationKey = `${key} ${scheme}`;
+  if (httpServerRequestDuration.record(durationKey, seconds)) return;
   const durationAttrs: Attributes = {
     'http.request.method': method,
     'http.response.status_code': statusCode,
-    'url.scheme': request.protocol,
+    'url.scheme': scheme,
   };
   if (route !== undefined) durationAttrs['http.route'] = route;
   if (statusCode >= 500) durationAttrs['error.type'] = String(statusCode);
-  httpServerRequestDuration.record(durationMs / 1000, durationAttrs);
+  httpServerRequestDuration.create(durationKey, durationAttrs, seconds);
 }
 
-/** Adds the server span and HTTP metrics to every request of `app` (404s included). */
-export function instrumentHttp(app: FastifyInstance): void {
+/**
+ * Adds the server span and HTTP metrics to every request of `app` (404s included). `startSpan`: the direct server
+ * spans of direct-spans.ts, or by default the SDK's tracer.
+ */
+export function instrumentHttp(app: FastifyInstance, startSpan: StartServerSpan = sdkServerSpan): void {
   app.decorateRequest('otel', undefined as unknown as RequestTelemetry);
   app.addHook('onRequest', (request, reply, done) => {
-    startRequest(request, reply);
+    startRequest(request, reply, startSpan);
     done();
   });
   // Body parsing loses the async context, so the handler is entered inside the request's context here.

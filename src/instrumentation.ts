@@ -39,7 +39,8 @@ import { ShardedLogRecordProcessor, ShardedSpanProcessor, type ExportStatus } fr
 import { EagerLogRecordProcessor, EagerSpanProcessor, grpcTransport, httpTransport, type EagerOptions, type Signal } from './eager-export.ts';
 import { SCOPE_NAME, SCOPE_VERSION } from './scope.ts';
 import { createLogger } from './logger.ts';
-import { directStageSpans, type StartStageSpan } from './stage-spans.ts';
+import { histogramProducer } from './histograms.ts';
+import { directServerSpans, directStageSpans, type StartServerSpan, type StartStageSpan } from './direct-spans.ts';
 import packageJson from '../package.json' with { type: 'json' };
 
 function configOrExit(): Config {
@@ -114,6 +115,8 @@ const warn = (msg: string, err: unknown) =>
   context.with(ROOT_CONTEXT, () => warnLogger?.warn({ err: err instanceof Error ? err.message : String(err) }, msg));
 
 let sdk: NodeSDK | undefined;
+// One sampler instance for the SDK's Tracer and the direct server spans (direct-spans.ts).
+const traceSampler = sampler(t);
 let resource: Resource | undefined;
 let spans: (SpanProcessor & { status(): ExportStatus }) | undefined;
 let logRecords: (LogRecordProcessor & { status(): ExportStatus }) | undefined;
@@ -151,6 +154,16 @@ if (!t.disabled) {
     t.logs.exporter === 'console'
       ? new ConsoleLogRecordExporter()
       : otlpExporter<LogRecordExporter>(t.logs, t.exportTimeoutMs, { grpc: LogGrpc, proto: LogProto, json: LogJson });
+  // The reader, with the producer of the service's histograms when the exporter takes their advised buckets (histograms.ts).
+  const metricReader = (exporter: PushMetricExporter, res: Resource) => {
+    const histograms = histogramProducer({ name: SCOPE_NAME, version: SCOPE_VERSION }, exporter, res);
+    return new PeriodicExportingMetricReader({
+      exporter,
+      exportIntervalMillis: t.metrics.intervalMs,
+      exportTimeoutMillis: Math.min(t.metrics.timeoutMs, t.metrics.intervalMs),
+      metricProducers: histograms ? [histograms] : [],
+    });
+  };
   if (tracingEnabled) {
     spans = eager(t.traces)
       ? new EagerSpanProcessor(transport('traces', t.traces), eagerOptions(t.batch))
@@ -175,17 +188,9 @@ if (!t.disabled) {
     // logger's direct path tags its records with.
     autoDetectResources: false,
     resource,
-    sampler: sampler(t),
+    sampler: traceSampler,
     spanProcessors: spans ? [spans] : [],
-    metricReaders: metricsEnabled
-      ? [
-          new PeriodicExportingMetricReader({
-            exporter: metricExporter(),
-            exportIntervalMillis: t.metrics.intervalMs,
-            exportTimeoutMillis: Math.min(t.metrics.timeoutMs, t.metrics.intervalMs),
-          }),
-        ]
-      : [],
+    metricReaders: metricsEnabled ? [metricReader(metricExporter(), resource)] : [],
     logRecordProcessors: logRecords ? [logRecords] : [],
     instrumentations: metricsEnabled && t.runtimeMetrics ? [new RuntimeMetrics(t.gcMetrics)] : [],
   });
@@ -220,11 +225,14 @@ const direct = logRecords instanceof EagerLogRecordProcessor && resource !== und
 export const logger: Logger = createLogger({ level: config.logLevel, exportLogs: logsEnabled, direct });
 warnLogger = logger;
 
-// With the eager span path, the model pipeline's stage spans go straight to the batcher too (stage-spans.ts),
-// unless a variable only the SDK's Tracer honours is set. Undefined: the app starts them with the SDK's tracer.
-export const stageSpans: StartStageSpan | undefined = spans instanceof EagerSpanProcessor && resource !== undefined && t.sdkTracerVariable === undefined
-  ? directStageSpans({ emit: spans.emit, resource, scope: { name: SCOPE_NAME, version: SCOPE_VERSION } })
+// With the eager span path, the server spans and the model pipeline's stage spans go straight to the batcher too
+// (direct-spans.ts), unless a variable only the SDK's Tracer honours is set. Undefined: the app starts them with the
+// SDK's tracer.
+const spanSink = spans instanceof EagerSpanProcessor && resource !== undefined && t.sdkTracerVariable === undefined
+  ? { emit: spans.emit, resource, scope: { name: SCOPE_NAME, version: SCOPE_VERSION } }
   : undefined;
+export const stageSpans: StartStageSpan | undefined = spanSink && directStageSpans(spanSink);
+export const serverSpans: StartServerSpan | undefined = spanSink && directServerSpans(spanSink, traceSampler);
 
 export const telemetry: TelemetryStatus = {
   tracingEnabled,
@@ -266,7 +274,7 @@ logger.info(`Exporter configured: ${t.traces.exporter} (protocol ${t.traces.prot
 logger.info(`OTLP endpoint: ${t.collectorEndpoint}`);
 if (!t.disabled) {
   const logPath = exportPath(t.logs) === 'eager' && direct === undefined ? `eager (through the SDK's Logger: ${t.sdkLoggerVariable} is set)` : exportPath(t.logs);
-  const spanPath = exportPath(t.traces) === 'eager' && stageSpans === undefined ? `eager (stage spans through the SDK's Tracer: ${t.sdkTracerVariable} is set)` : exportPath(t.traces);
+  const spanPath = exportPath(t.traces) === 'eager' && stageSpans === undefined ? `eager (through the SDK's Tracer: ${t.sdkTracerVariable} is set)` : exportPath(t.traces);
   const parts = [tracingEnabled && `spans ${spanPath}`, logsEnabled && `log records ${logPath}`].filter(Boolean);
   if (parts.length > 0) logger.info(`Export pipeline: ${parts.join(', ')}`);
 }

@@ -1,7 +1,7 @@
 // Entry point: `npm start` (node --import ./dist/instrumentation.js dist/main.js). Reads top to bottom: start the embedded
 // OTLP receiver when no Collector is configured, build the app, listen, and drain cleanly on SIGTERM/SIGINT.
 // First import: the SDK must be registered before telemetry.ts creates its instruments (see scope.ts).
-import { config, logger, shutdownTelemetry, stageSpans, telemetry } from './instrumentation.ts';
+import { config, logger, serverSpans, shutdownTelemetry, stageSpans, telemetry } from './instrumentation.ts';
 import { buildApp } from './app.ts';
 import { OtlpReceiver } from './receiver.ts';
 
@@ -15,7 +15,7 @@ if (receiver !== undefined) {
   );
 }
 
-const { app, lifecycle } = buildApp(config, { logger, telemetry, stageSpans });
+const { app, lifecycle } = buildApp(config, { logger, telemetry, stageSpans, serverSpans });
 const address = await app.listen({ host: config.host, port: config.port });
 lifecycle.ready = true;
 logger.info('Application startup complete.');

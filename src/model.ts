@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { context, SpanStatusCode, type Attributes, type Context } from '@opentelemetry/api';
 import type { Config } from './config.ts';
 import { AppError, validationError } from './errors.ts';
-import type { StartStageSpan } from './stage-spans.ts';
+import type { StartStageSpan } from './direct-spans.ts';
 import { ATTR, SPAN, tracer } from './telemetry.ts';
 
 export type ModelConfig = Config['model'];
@@ -131,7 +131,7 @@ export interface PredictionResult {
 /**
  * Runs the pipeline on validated rows: preprocess (copy into a Float64Array), inference (the simulated model time,
  * then w.x + b per row), postprocess (rounding to 6 decimals). Each stage is a child span of the active span,
- * started by `startSpan` (the SDK's tracer unless the app was given the direct path of stage-spans.ts).
+ * started by `startSpan` (the SDK's tracer unless the app was given the direct path of direct-spans.ts).
  */
 export async function predict(rows: Row[], model: ModelConfig, startSpan: StartStageSpan = sdkStageSpan): Promise<PredictionResult> {
   const started = performance.now();

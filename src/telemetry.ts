@@ -2,6 +2,7 @@
 // Only `@opentelemetry/api` is used here: when the SDK is disabled these are the API's no-op instruments.
 // The README's telemetry catalogue lists exactly these (a test compares the two with what is exported).
 import { metrics, trace, ValueType, type Attributes } from '@opentelemetry/api';
+import { HistogramTable, type HistogramOptions } from './histograms.ts';
 import { SCOPE_NAME, SCOPE_VERSION } from './scope.ts';
 
 export const tracer = trace.getTracer(SCOPE_NAME, SCOPE_VERSION);
@@ -49,15 +50,18 @@ function countTable(kind: 'counter' | 'upDownCounter', name: string, description
 /** The guide's request counter: method, endpoint (route template, never a raw path) and status. */
 export const httpRequests = countTable('counter', 'http_requests_total', 'HTTP requests answered, by method, route template and status code.', '{request}');
 
+/** A histogram aggregated by series key (histograms.ts), or the SDK's when the exporter asks for another aggregation. */
+const histogram = (name: string, options: HistogramOptions) => new HistogramTable(name, options, () => meter.createHistogram(name, options));
+
 /** The guide's latency histogram: model latency of each prediction request, ms. */
-export const predictionLatencyMs = meter.createHistogram('prediction_latency_ms', {
+export const predictionLatencyMs = histogram('prediction_latency_ms', {
   description: 'Time spent in the model pipeline (preprocess, inference, postprocess) per prediction request.',
   unit: 'ms',
   advice: { explicitBucketBoundaries: PREDICTION_LATENCY_BUCKETS_MS },
 });
 
 /** Stable HTTP semantic convention: server request duration, seconds. */
-export const httpServerRequestDuration = meter.createHistogram('http.server.request.duration', {
+export const httpServerRequestDuration = histogram('http.server.request.duration', {
   description: 'Duration of HTTP server requests.',
   unit: 's',
   advice: { explicitBucketBoundaries: HTTP_DURATION_BUCKETS_S },

@@ -56,9 +56,11 @@ test('the benchmark refuses bad arguments with a message and the usage, before s
   assert.match(help.out, /--variants A,B/);
 });
 
-test('the stage-span benchmark measures both paths and prints what the direct one saves per request', { timeout: 60_000 }, async () => {
-  const { code, out } = await runScript('bench-stage-spans.ts', ['--requests', '2000', '--rounds', '1']);
+test('the span benchmark measures both paths for the server span and the stage spans and prints what the direct ones save', { timeout: 60_000 }, async () => {
+  const { code, out } = await runScript('bench-spans.ts', ['--requests', '2000', '--rounds', '1']);
   assert.equal(code, 0, out);
-  for (const path of ["SDK's Tracer", 'stage-spans.ts']) assert.match(out, new RegExp(`^\\| ${path} \\| \\d+\\.\\d+ \\(`, 'm'), path);
-  assert.match(out, /^stage spans per request: stage-spans\.ts \d+\.\d+ us vs SDK's Tracer \d+\.\d+ us \(saves -?\d+\.\d+ us/m);
+  for (const kind of ['server span', 'stage spans']) {
+    for (const path of ["SDK's Tracer", 'direct-spans.ts']) assert.match(out, new RegExp(`^\\| ${kind}, ${path} \\| \\d+\\.\\d+ \\(`, 'm'), `${kind}, ${path}`);
+    assert.match(out, new RegExp(`^${kind} per request: direct-spans\\.ts \\d+\\.\\d+ us vs SDK's Tracer \\d+\\.\\d+ us \\(saves -?\\d+\\.\\d+ us`, 'm'), kind);
+  }
 });

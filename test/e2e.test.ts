@@ -246,7 +246,7 @@ const pipelines: { protocol: 'grpc' | 'http/protobuf' | 'http/json'; env: Record
   { protocol: 'grpc', env: { EXPORT_PIPELINE: 'sdk' }, line: 'Export pipeline: spans sdk, log records sdk' },
   { protocol: 'grpc', env: { OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=lab' }, line: 'Export pipeline: spans sdk (OTEL_EXPORTER_OTLP_HEADERS is set), log records sdk (OTEL_EXPORTER_OTLP_HEADERS is set)' },
   { protocol: 'grpc', env: { OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT: '64' }, line: "Export pipeline: spans eager, log records eager (through the SDK's Logger: OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT is set)" },
-  { protocol: 'grpc', env: { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '64' }, line: "Export pipeline: spans eager (stage spans through the SDK's Tracer: OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT is set), log records eager" },
+  { protocol: 'grpc', env: { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '64' }, line: "Export pipeline: spans eager (through the SDK's Tracer: OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT is set), log records eager" },
 ];
 for (const { protocol, env, line } of pipelines) {
   test(`traces, metrics and logs also arrive over OTLP ${protocol} ${JSON.stringify(env)}`, async () => {
