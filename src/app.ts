@@ -62,6 +62,10 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   const lifecycle: Lifecycle = { ready: false, closing: false };
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    // No child logger per request from Fastify: the onRequest hook of http-telemetry.ts makes it, with the request
+    // id and the server span's ids bound (logger.ts, requestLogger). Route options that set a level or serializers
+    // (none here) still get a child for them, without the request id (which requestLogger adds).
+    childLoggerFactory: (logger, _bindings, options) => (options.level === undefined && options.serializers === undefined ? logger : logger.child({}, options)),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
     // Reject `__proto__` and `constructor.prototype` keys instead of silently keeping them.

@@ -15,6 +15,8 @@ import {
 } from '@opentelemetry/api';
 import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { requestLogger } from './logger.ts';
 import type { StartServerSpan } from './direct-spans.ts';
 import { activeRequests, httpRequests, httpServerRequestDuration, tracer } from './telemetry.ts';
 
@@ -68,6 +70,8 @@ function startRequest(request: FastifyRequest, reply: FastifyReply, startSpan: S
   if (traceId === INVALID_TRACE_ID) traceId = requestIds.generateTraceId();
   if (!activeRequests.add(method, 1)) activeRequests.create(method, { 'http.request.method': method, 'url.scheme': request.protocol }, 1);
   request.otel = { span, ctx: trace.setSpan(parent, span), traceId, startMs, ended: false };
+  // The request's logger, made here rather than by Fastify (app.ts) so that the span's ids are bound into it.
+  request.log = reply.log = requestLogger(request.log as Logger, request.id, sc);
   // W3C Trace Context Level 2 response header: the caller learns the trace id of every answer, errors included.
   reply.header('traceresponse', `00-${traceId}-${sc.spanId}-0${sc.traceFlags & 1}`);
 }

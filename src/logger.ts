@@ -1,5 +1,6 @@
-// pino JSON logs. Every line written inside a request's trace context carries trace_id and span_id (pino mixin,
-// as in the OpenTelemetry demo). With log export on, each line is also emitted as an OpenTelemetry LogRecord
+// pino JSON logs. Every line of a request (request.log) carries trace_id and span_id, bound once into the request's
+// child logger (requestLogger); any other line written inside a trace context gets them from a pino mixin, as in
+// the OpenTelemetry demo. With log export on, each line is also emitted as an OpenTelemetry LogRecord
 // in the same context, so the Collector correlates it with the span: through the Logs API, or, with
 // EXPORT_PIPELINE=eager, handed straight to the eager exporter (`direct`).
 import { context, isSpanContextValid, logs, SeverityNumber, trace, type AnyValue, type Attributes, type SpanContext } from '@opentelemetry/api';
@@ -50,11 +51,35 @@ export interface LoggerSettings {
 // Lines logged without fields share one attribute object (the encoder only reads it).
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
 
-/** The record the SDK's Logger.emit would build for one line, as a plain object. */
-function directRecord(direct: NonNullable<LoggerSettings['direct']>, severityNumber: SeverityNumber, severityText: string, body: unknown, attributes: Attributes | undefined): ReadableLogRecord {
-  const time = millisToHrTime(Date.now());
+// On a request's child logger: the span context its lines belong to (already checked valid).
+const SPAN_CONTEXT = Symbol('inference-service.spanContext');
+type RequestLogger = Logger & { [SPAN_CONTEXT]?: SpanContext };
+
+/** The active span's context, when valid. */
+function activeSpanContext(): SpanContext | undefined {
   const active = trace.getSpanContext(context.active());
-  const spanContext: SpanContext | undefined = active !== undefined && isSpanContextValid(active) ? active : undefined;
+  return active !== undefined && isSpanContextValid(active) ? active : undefined;
+}
+
+/**
+ * A request's logger: a child of `parent` (the service's logger) with the request id and, for a valid span context,
+ * trace_id and span_id bound into it. pino serialises bindings once, at child(); the mixin would look up the
+ * active span and merge two fields into every line (its result is merged with Object.assign), so the child goes
+ * without it (an own property over pino's public `symbols.mixinSym`), and its OTLP records take the bound span
+ * context instead of looking it up. Fastify's own per-request child is not made (app.ts, childLoggerFactory):
+ * one child per request, as before.
+ */
+export function requestLogger(parent: Logger, reqId: string, spanContext: SpanContext | undefined): Logger {
+  if (spanContext === undefined || !isSpanContextValid(spanContext)) return parent.child({ reqId });
+  const child = parent.child({ reqId, trace_id: spanContext.traceId, span_id: spanContext.spanId }) as RequestLogger;
+  (child as unknown as Record<symbol, unknown>)[pino.symbols.mixinSym] = undefined;
+  child[SPAN_CONTEXT] = spanContext;
+  return child;
+}
+
+/** The record the SDK's Logger.emit would build for one line, as a plain object. */
+function directRecord(direct: NonNullable<LoggerSettings['direct']>, spanContext: SpanContext | undefined, severityNumber: SeverityNumber, severityText: string, body: unknown, attributes: Attributes | undefined): ReadableLogRecord {
+  const time = millisToHrTime(Date.now());
   return {
     hrTime: time,
     hrTimeObserved: time,
@@ -92,13 +117,15 @@ export function createLogger(settings: LoggerSettings): Logger {
         const body = fields === undefined ? first : second ?? (first instanceof Error ? first.message : undefined);
         const [severityNumber, severityText] = SEVERITY[level] ?? [SeverityNumber.UNSPECIFIED, String(level)];
         const attributes = fields === undefined ? undefined : toAttributes(fields);
-        if (direct !== undefined) direct.emit(directRecord(direct, severityNumber, severityText, body, attributes));
+        const bound = (this as RequestLogger)[SPAN_CONTEXT];
+        if (direct !== undefined) direct.emit(directRecord(direct, bound ?? activeSpanContext(), severityNumber, severityText, body, attributes));
         else otelLogger.emit({
           severityNumber,
           severityText,
           body: body as AnyValue,
           attributes,
-          context: context.active(),
+          // A request's line belongs to its span even when logged outside the request's context.
+          context: bound !== undefined ? trace.setSpanContext(context.active(), bound) : context.active(),
         });
         method.apply(this, args as Parameters<typeof method>);
       },

@@ -13,7 +13,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { LoggerProvider, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { Logger } from 'pino';
 import { EagerLogRecordProcessor, grpcTransport } from '../src/eager-export.ts';
-import { createLogger } from '../src/logger.ts';
+import { createLogger, requestLogger } from '../src/logger.ts';
 import { OtlpReceiver } from '../src/receiver.ts';
 import { eagerOptions } from './helpers/eager.ts';
 import { SCOPE_NAME, SCOPE_VERSION } from '../src/scope.ts';
@@ -110,4 +110,43 @@ test('the direct path delivers to a real receiver over gRPC, correlated, and sto
   } finally {
     await receiver.stop();
   }
+});
+
+test('a request logger binds the request id and the span ids once: the lines and records the mixin gives inside the span, outside it too, and the ids once per line', () => {
+  const raw: string[] = [];
+  const capture = new Writable({ write: (c, _e, cb) => void (raw.push(String(c)), cb()) });
+  const sc = trace.getSpanContext(inSpan)!;
+  const direct: ReadableLogRecord[] = [];
+  const scope = { name: SCOPE_NAME, version: SCOPE_VERSION };
+  const root = createLogger({ level: 'info', exportLogs: true, destination: capture, direct: { emit: (r) => void direct.push(r), resource, scope } });
+  context.with(inSpan, () => root.child({ reqId: 'req-1' }).info({ latency_ms: 1 }, 'done')); // the mixin's way
+  const bound = requestLogger(root, 'req-1', sc);
+  context.with(inSpan, () => bound.info({ latency_ms: 1 }, 'done'));
+  bound.info({ latency_ms: 1 }, 'done'); // outside any trace context: still the request's span
+  context.with(unsampled, () => bound.info({ latency_ms: 1 }, 'done')); // inside another: still its own
+  const lines = raw.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const noTime = (l: Record<string, unknown>) => ({ ...l, time: 'T' });
+  for (const [i, l] of lines.entries()) {
+    assert.deepEqual(noTime(l), noTime(lines[0]!), `line ${i}`);
+    assert.equal(raw[i]!.split('"trace_id"').length, 2, `line ${i}: trace_id once`);
+  }
+  assert.deepEqual(Object.keys(lines[0]!), ['level', 'time', 'reqId', 'trace_id', 'span_id', 'latency_ms', 'msg']);
+  assert.equal(lines[0]!.trace_id, sc.traceId);
+  assert.deepEqual(direct.map((r) => r.spanContext?.spanId), [sc.spanId, sc.spanId, sc.spanId, sc.spanId]);
+
+  // Through the SDK's Logger too.
+  viaSdk.length = 0;
+  const sdkBound = requestLogger(createLogger({ level: 'info', exportLogs: true, destination: silent }), 'req-2', sc);
+  sdkBound.info('outside any trace context');
+  context.with(unsampled, () => sdkBound.info('inside another'));
+  assert.deepEqual(viaSdk.map((r) => r.spanContext?.spanId), [sc.spanId, sc.spanId]);
+
+  // Without a valid span context (the SDK disabled): the request id only, and the mixin as for any line.
+  raw.length = 0;
+  const plain = requestLogger(root, 'req-3', undefined);
+  plain.info('no span');
+  context.with(inSpan, () => plain.info('in a span'));
+  const [first, second] = raw.map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual([first!.reqId, first!.trace_id, second!.trace_id], ['req-3', undefined, sc.traceId]);
+  assert.equal(requestLogger(root, 'req-4', { traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 1 }).bindings().trace_id, undefined, 'an invalid span context is not bound');
 });
