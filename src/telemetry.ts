@@ -1,5 +1,6 @@
 // Every instrument the service records, declared once with name, unit, description and bucket boundaries.
-// Only `@opentelemetry/api` is used here: when the SDK is disabled these are the API's no-op instruments.
+// Only `@opentelemetry/api` instruments are used here, and the histogram tables of histograms.ts: when the SDK is
+// disabled these are the API's no-op instruments (the tables then hand every record to the API's no-op Histogram).
 // The README's telemetry catalogue lists exactly these (a test compares the two with what is exported).
 import { metrics, trace, ValueType, type Attributes } from '@opentelemetry/api';
 import { HistogramTable, type HistogramOptions } from './histograms.ts';
