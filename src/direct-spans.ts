@@ -10,7 +10,8 @@
 // metrics (attribute objects even when they go to a no-op meter), and a SpanImpl with its guards. Measured with
 // `taskset -c 0 node --max-semi-space-size=8 scripts/bench-spans.ts` (docs/PERFORMANCE.md): the model's three
 // stage spans, started, ended and encoded, 6.99 us of CPU per request through the SDK's Tracer against 4.37 us
-// here; the server span, see the same script. What this builds is the object the SDK would hand the span
+// here; the server span (six attributes, the status code set at the end, encoded) 2.96-3.15 us against 1.94-2.00 us
+// (`--requests 100000 --rounds 3`, three runs). What this builds is the object the SDK would hand the span
 // processor at end(): same ids (the SDK's RandomIdGenerator), same clock (start from Date.now(), end from the
 // performance clock, as SpanImpl does), same sampler call for the server span, same attribute, event and link
 // rules with the SDK's default limits (128 of each), same exception event. test/direct-spans.test.ts compares

@@ -67,7 +67,8 @@ function activeSpanContext(): SpanContext | undefined {
  * active span and merge two fields into every line (its result is merged with Object.assign), so the child goes
  * without it (an own property over pino's public `symbols.mixinSym`), and its OTLP records take the bound span
  * context instead of looking it up. Fastify's own per-request child is not made (app.ts, childLoggerFactory):
- * one child per request, as before.
+ * one child per request, as before. Measured against the mixin, by hand (10 s at saturation, six interleaved pairs,
+ * docs/PERFORMANCE.md): medians 93.2 -> 90.7 us of CPU per request for the whole service.
  */
 export function requestLogger(parent: Logger, reqId: string, spanContext: SpanContext | undefined): Logger {
   if (spanContext === undefined || !isSpanContextValid(spanContext)) return parent.child({ reqId });
