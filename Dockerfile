@@ -33,4 +33,4 @@ COPY --from=build /app/dist ./dist
 USER 1000:1000
 EXPOSE 9000
 # Exactly `npm start` (package.json), without npm in between so SIGTERM reaches node as PID 1.
-CMD ["node", "--max-semi-space-size=8", "--import", "./dist/instrumentation.js", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=8", "--import", "./dist/telemetry/instrumentation.js", "dist/service/main.js"]

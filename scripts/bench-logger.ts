@@ -11,9 +11,9 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { LoggerProvider, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { Logger } from 'pino';
-import { createLogger } from '../src/logger.ts';
-import { ProtoWriter, writeLogRecord } from '../src/otlp-encode.ts';
-import { SCOPE_NAME, SCOPE_VERSION } from '../src/scope.ts';
+import { createLogger } from '../src/telemetry/logger.ts';
+import { ProtoWriter, writeLogRecord } from '../src/telemetry/otlp-encode.ts';
+import { SCOPE_NAME, SCOPE_VERSION } from '../src/telemetry/scope.ts';
 import { cpuUsPer, interleaved, median, spread } from './microbench.ts';
 
 const { values: flags } = parseArgs({ options: { lines: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '5' } } });

@@ -1,7 +1,7 @@
 // `node scripts/bench-spans.ts [--requests 200000] [--rounds 5]`: what a /predict request's spans cost, measured in
 // one process, rounds interleaved: the server span (six start attributes, the status code set at the end) and the
 // model pipeline's three stage spans under it, each through the SDK's Tracer (what the service does with
-// EXPORT_PIPELINE=sdk or when a span-limit variable is set) and built by src/direct-spans.ts (the default with the
+// EXPORT_PIPELINE=sdk or when a span-limit variable is set) and built by src/telemetry/direct-spans.ts (the default with the
 // eager pipeline). Every path ends in the same place, the span encoded to OTLP protobuf by writeSpan into a reused
 // buffer (no network). Prints CPU microseconds per request (median and min-max over the rounds). Run it pinned and
 // with the service's V8 flags to compare with docs/PERFORMANCE.md:
@@ -10,9 +10,9 @@ import { parseArgs } from 'node:util';
 import { ROOT_CONTEXT, SpanKind, trace, type Attributes, type Context } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ParentBasedSampler, AlwaysOnSampler, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
-import { ProtoWriter, writeSpan } from '../src/otlp-encode.ts';
-import { SCOPE_NAME, SCOPE_VERSION } from '../src/scope.ts';
-import { directServerSpans, directStageSpans, type StartServerSpan, type StartStageSpan } from '../src/direct-spans.ts';
+import { ProtoWriter, writeSpan } from '../src/telemetry/otlp-encode.ts';
+import { SCOPE_NAME, SCOPE_VERSION } from '../src/telemetry/scope.ts';
+import { directServerSpans, directStageSpans, type StartServerSpan, type StartStageSpan } from '../src/telemetry/direct-spans.ts';
 import { cpuUsPer, interleaved, median, spread } from './microbench.ts';
 
 const { values: flags } = parseArgs({ options: { requests: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '5' } } });

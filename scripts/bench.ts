@@ -78,7 +78,7 @@ const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).s
 const PYTHON = '/usr/bin/python3';
 // Our service runs as `npm start` does, its V8 flags included, unless --node-flags replaces them.
 const nodeFlags = flags['node-flags'] === undefined ? NODE_FLAGS : flags['node-flags'].split(/\s+/).filter(Boolean);
-const START = [...nodeFlags, '--import', './dist/instrumentation.js', 'dist/main.js'];
+const START = [...nodeFlags, '--import', './dist/telemetry/instrumentation.js', 'dist/service/main.js'];
 
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const pinned = (core: number, cmd: string, args: string[]): [string, string[]] =>
@@ -224,7 +224,7 @@ function wrk(url: string, seconds: number): number | null {
 
 // ---- receiver ------------------------------------------------------------------------------------------------
 const ports = { grpc: await freePort(), http: await freePort(), health: await freePort() };
-const receiver = await start(1, process.execPath, [join(ROOT, 'dist/receiver-main.js'), '--count', '--grpc-port', String(ports.grpc), '--http-port', String(ports.http), '--health-port', String(ports.health)], {}, /Everything is ready/);
+const receiver = await start(1, process.execPath, [join(ROOT, 'dist/receiver/main.js'), '--count', '--grpc-port', String(ports.grpc), '--http-port', String(ports.http), '--health-port', String(ports.health)], {}, /Everything is ready/);
 const receiverCounts = async (): Promise<{ spans: number; logRecords: number }> =>
   (await (await fetch(`http://127.0.0.1:${ports.http}/debug/counts`)).json()) as { spans: number; logRecords: number };
 /** The export counts the service shows on `/health` (none when the SDK is disabled). */

@@ -1,6 +1,6 @@
-// Prints the README's configuration table from src/config.ts (`node scripts/config-table.ts`); the catalogue test
+// Prints the README's configuration table from src/shared/config.ts (`node scripts/config-table.ts`); the catalogue test
 // fails when the README and the parser disagree.
-import { VARIABLES } from '../src/config.ts';
+import { VARIABLES } from '../src/shared/config.ts';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 console.log('| Variable | Default | Meaning |');

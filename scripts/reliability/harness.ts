@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { latencyStats, type LatencyStats } from '../../src/load/aggregate.ts';
 import type { RunResult } from '../../src/load/engine.ts';
 import type { LoadOptions } from '../../src/load/args.ts';
-import { decodeProtobuf, encodeResponse, spansOf } from '../../src/otlp-model.ts';
+import { decodeProtobuf, encodeResponse, spansOf } from '../../src/receiver/otlp-model.ts';
 import type { RunningService } from '../../test/helpers/service.ts';
 
 /**

@@ -2,7 +2,7 @@
 // in test/reliability/ run the short versions and `node scripts/reliability/run.ts <scenario> --seconds …` the long
 // ones. Each starts the real service (production command), drives it with the load generator as a library, and
 // returns plain figures; the callers decide what must hold.
-import { OtlpReceiver } from '../../src/receiver.ts';
+import { OtlpReceiver } from '../../src/receiver/receiver.ts';
 import { LoadRun, runLoad } from '../../src/load/engine.ts';
 import { fastExportEnv, freePort, startService as startAt, type RunningService } from '../../test/helpers/service.ts';
 import {

@@ -4,7 +4,7 @@
 // event-loop delay or latency drifted.
 //   npm run build && node scripts/reliability/soak.ts [--seconds 600 --interval 30 --latency 50 --concurrency 4 --load 0.5]
 // Capacity is the model's: MODEL_CONCURRENCY / DEFAULT_LATENCY_MS (4 / 50 ms = 80 req/s by default, so 40 req/s).
-import { OtlpReceiver } from '../../src/receiver.ts';
+import { OtlpReceiver } from '../../src/receiver/receiver.ts';
 import { runLoad } from '../../src/load/engine.ts';
 import { fastExportEnv, startService } from '../../test/helpers/service.ts';
 import { figures, health, loadOptions, numberFlags, rssMiB } from './harness.ts';

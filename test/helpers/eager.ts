@@ -1,5 +1,5 @@
 // Eager-pipeline options for tests: small batches cut quickly, short timeouts, warnings dropped.
-import type { EagerOptions } from '../../src/eager-export.ts';
+import type { EagerOptions } from '../../src/telemetry/eager-export.ts';
 
 export const eagerOptions = (over: Partial<EagerOptions> = {}): EagerOptions => ({
   batch: { scheduleDelayMs: 50, exportTimeoutMs: 5000, maxQueueSize: 1000, maxExportBatchSize: 100 },

@@ -1,4 +1,4 @@
-// Starts the real service the way production does (`npm start`: node, its V8 flags, --import dist/instrumentation.js dist/main.js), on a
+// Starts the real service the way production does (`npm start`: node, its V8 flags, --import dist/telemetry/instrumentation.js dist/service/main.js), on a
 // free loopback port, with only the environment given (in an empty working directory, so no developer `.env`
 // leaks in), and waits for its "Server running on" line.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -42,7 +42,7 @@ export const NODE_FLAGS: string[] = (() => {
 export async function startService(env: Record<string, string>, opts: StartOptions = {}): Promise<RunningService> {
   const root = opts.root ?? ROOT;
   const cwd = opts.cwd ?? mkdtempSync(join(tmpdir(), 'svc-'));
-  const args = opts.command ?? [...NODE_FLAGS, '--import', join(root, 'dist/instrumentation.js'), join(root, 'dist/main.js')];
+  const args = opts.command ?? [...NODE_FLAGS, '--import', join(root, 'dist/telemetry/instrumentation.js'), join(root, 'dist/service/main.js')];
   const proc = spawn(process.execPath, args, {
     cwd,
     env: { PATH: process.env.PATH ?? '', API_HOST: '127.0.0.1', API_PORT: '0', ...env },

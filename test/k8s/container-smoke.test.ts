@@ -13,7 +13,7 @@ import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { OtlpReceiver } from '../../src/receiver.ts';
+import { OtlpReceiver } from '../../src/receiver/receiver.ts';
 import { envOf, execCmd, readDockerfile } from './helpers/dockerfile.ts';
 import { APP, ROOT, containerEnvironment, deployment, loadObjects, onlyContainer } from './helpers/manifests.ts';
 

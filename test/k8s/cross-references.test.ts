@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { buildApp } from '../../src/app.ts';
-import { KNOWN_VARIABLES, parseConfig } from '../../src/config.ts';
+import { buildApp } from '../../src/service/app.ts';
+import { KNOWN_VARIABLES, parseConfig } from '../../src/shared/config.ts';
 import {
   APP,
   COLLECTOR,
@@ -104,7 +104,7 @@ describe('the manifests refer to each other, and to the service, consistently', 
 
   it('sets only environment variables that the configuration parser knows, and they parse', () => {
     const unknown = Object.keys(appEnv).filter((k) => !KNOWN_VARIABLES.includes(k));
-    assert.deepEqual(unknown, [], 'variables src/config.ts does not read');
+    assert.deepEqual(unknown, [], 'variables src/shared/config.ts does not read');
     const config = parseConfig(appEnv);
     assert.equal(config.host, '0.0.0.0', 'the pod must listen on every interface for the Service and the probes');
     assert.equal(config.port, resolvePort(appContainer, 'http'));

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { LoadOptions } from '../../src/load/args.ts';
 import { runLoad } from '../../src/load/engine.ts';
 import { TraceparentSource, auditTraces, traceIdOf, uniqueIds, verifyTraces } from '../../src/load/trace-audit.ts';
-import { OtlpReceiver } from '../../src/receiver.ts';
+import { OtlpReceiver } from '../../src/receiver/receiver.ts';
 
 const CLI = fileURLToPath(new URL('../../src/load/cli.ts', import.meta.url));
 const HEX32 = /^[0-9a-f]{32}$/;

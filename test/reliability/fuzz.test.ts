@@ -11,11 +11,11 @@ import { after, before, describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
-import { buildApp, type TelemetryStatus } from '../../src/app.ts';
-import { parseConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/logger.ts';
+import { buildApp, type TelemetryStatus } from '../../src/service/app.ts';
+import { parseConfig } from '../../src/shared/config.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 import { rssMiB } from '../../scripts/reliability/harness.ts';
-import { OtlpReceiver } from '../../src/receiver.ts';
+import { OtlpReceiver } from '../../src/receiver/receiver.ts';
 import { fastExportEnv, startService, type RunningService } from '../helpers/service.ts';
 
 const HEX32 = /^[0-9a-f]{32}$/;

@@ -6,10 +6,10 @@ import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { InjectOptions } from 'fastify';
-import { buildApp, type TelemetryStatus } from '../../src/app.ts';
-import { parseConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/logger.ts';
-import { OtlpReceiver } from '../../src/receiver.ts';
+import { buildApp, type TelemetryStatus } from '../../src/service/app.ts';
+import { parseConfig } from '../../src/shared/config.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
+import { OtlpReceiver } from '../../src/receiver/receiver.ts';
 import { fastExportEnv, startService, type RunningService } from '../helpers/service.ts';
 
 const STACK = /\n\s+at |\bat .+:\d+:\d+|\.(?:ts|js):\d+/;

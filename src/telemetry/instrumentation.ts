@@ -1,4 +1,4 @@
-// The OpenTelemetry SDK bootstrap, loaded before the app with `node --max-semi-space-size=8 --import ./dist/instrumentation.js` (`npm start`).
+// The OpenTelemetry SDK bootstrap, loaded before the app with `node --max-semi-space-size=8 --import ./dist/telemetry/instrumentation.js` (`npm start`).
 // It parses the configuration (exiting with one line naming the variable on a bad value), starts the SDK with
 // exporters built from the OTEL_* variables, and creates the logger. main.ts imports what it exports (the same
 // module instance), and orders the shutdown: drain HTTP first, then flush telemetry, so no answered span is lost.
@@ -33,15 +33,15 @@ import { OTLPLogExporter as LogProto } from '@opentelemetry/exporter-logs-otlp-p
 import { OTLPLogExporter as LogJson } from '@opentelemetry/exporter-logs-otlp-http';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import type { Logger } from 'pino';
-import type { TelemetryStatus } from './app.ts';
-import { ConfigError, loadEnvironment, parseConfig, type Config, type SignalConfig } from './config.ts';
+import type { TelemetryStatus } from '../service/app.ts';
+import { ConfigError, loadEnvironment, parseConfig, type Config, type SignalConfig } from '../shared/config.ts';
 import { ShardedLogRecordProcessor, ShardedSpanProcessor, type ExportStatus } from './export-pipeline.ts';
 import { EagerLogRecordProcessor, EagerSpanProcessor, grpcTransport, httpTransport, type EagerOptions, type Signal } from './eager-export.ts';
 import { SCOPE_NAME, SCOPE_VERSION } from './scope.ts';
 import { createLogger } from './logger.ts';
 import { histogramProducer } from './histograms.ts';
 import { directServerSpans, directStageSpans, type StartServerSpan, type StartStageSpan } from './direct-spans.ts';
-import packageJson from '../package.json' with { type: 'json' };
+import packageJson from '../../package.json' with { type: 'json' };
 
 function configOrExit(): Config {
   try {

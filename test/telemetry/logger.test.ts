@@ -12,11 +12,11 @@ import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { LoggerProvider, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { Logger } from 'pino';
-import { EagerLogRecordProcessor, grpcTransport } from '../src/eager-export.ts';
-import { createLogger, requestLogger } from '../src/logger.ts';
-import { OtlpReceiver } from '../src/receiver.ts';
-import { eagerOptions } from './helpers/eager.ts';
-import { SCOPE_NAME, SCOPE_VERSION } from '../src/scope.ts';
+import { EagerLogRecordProcessor, grpcTransport } from '../../src/telemetry/eager-export.ts';
+import { createLogger, requestLogger } from '../../src/telemetry/logger.ts';
+import { OtlpReceiver } from '../../src/receiver/receiver.ts';
+import { eagerOptions } from '../helpers/eager.ts';
+import { SCOPE_NAME, SCOPE_VERSION } from '../../src/telemetry/scope.ts';
 
 const require = createRequire(import.meta.url);
 const root = require('otlp-proto/build/src/generated/root.js');

@@ -4,9 +4,9 @@ import { connect } from 'node:http2';
 import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import { goTime, formatExport } from '../src/debug-format.ts';
-import { countAtPath, COUNT_PATH, decodeProtobuf, spansOf } from '../src/otlp-model.ts';
-import { GRPC_WINDOW_BYTES, OtlpReceiver } from '../src/receiver.ts';
+import { goTime, formatExport } from '../../src/receiver/debug-format.ts';
+import { countAtPath, COUNT_PATH, decodeProtobuf, spansOf } from '../../src/receiver/otlp-model.ts';
+import { GRPC_WINDOW_BYTES, OtlpReceiver } from '../../src/receiver/receiver.ts';
 
 const require = createRequire(import.meta.url);
 const root = require('otlp-proto/build/src/generated/root.js');

@@ -1,4 +1,4 @@
-// The service's histograms aggregated by series key (src/histograms.ts) against the SDK's own Histogram for the
+// The service's histograms aggregated by series key (src/telemetry/histograms.ts) against the SDK's own Histogram for the
 // same records: the same metric, points, buckets, sums, counts, min and max, start times and temporality, as a
 // reader collects them; and the SDK's Histogram whenever the exporter asks for another aggregation.
 import assert from 'node:assert/strict';
@@ -15,7 +15,7 @@ import {
   type HistogramMetricData,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import { HistogramTable, histogramProducer, type HistogramOptions } from '../src/histograms.ts';
+import { HistogramTable, histogramProducer, type HistogramOptions } from '../../src/telemetry/histograms.ts';
 
 const resource = resourceFromAttributes({ 'service.name': 'svc' });
 const SCOPE = { name: 'inference-service', version: '1.0.0' };

@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { VARIABLES } from '../src/config.ts';
-import { OtlpReceiver } from '../src/receiver.ts';
-import type { ReceivedMetric } from '../src/otlp-model.ts';
-import { fastExportEnv, postJson, ROOT, startService, type RunningService } from './helpers/service.ts';
+import { VARIABLES } from '../../src/shared/config.ts';
+import { OtlpReceiver } from '../../src/receiver/receiver.ts';
+import type { ReceivedMetric } from '../../src/receiver/otlp-model.ts';
+import { fastExportEnv, postJson, ROOT, startService, type RunningService } from '../helpers/service.ts';
 
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 

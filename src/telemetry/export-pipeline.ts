@@ -12,7 +12,7 @@ import type { Context } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { BatchLogRecordProcessor, type LogRecordExporter, type LogRecordProcessor, type ReadableLogRecord, type ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import type { BatchConfig } from './config.ts';
+import type { BatchConfig } from '../shared/config.ts';
 
 /** Export counts of one signal, read by /health, the export metric and the shutdown summary. */
 export interface ExportCounts {

@@ -13,9 +13,9 @@ import { Writable } from 'node:stream';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { TracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import { buildApp } from '../src/app.ts';
-import { parseConfig } from '../src/config.ts';
-import { createLogger } from '../src/logger.ts';
+import { buildApp } from '../../src/service/app.ts';
+import { parseConfig } from '../../src/shared/config.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as (options?: { type: 'major'; execution: 'async' }) => Promise<void>;

@@ -1,9 +1,9 @@
 // End to end: the real service process (production command) exporting over real OTLP to the project's receiver.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { OtlpReceiver } from '../src/receiver.ts';
-import { HTTP_DURATION_BUCKETS_S, PREDICTION_LATENCY_BUCKETS_MS } from '../src/telemetry.ts';
-import { fastExportEnv, postJson, startService, type RunningService } from './helpers/service.ts';
+import { OtlpReceiver } from '../../src/receiver/receiver.ts';
+import { HTTP_DURATION_BUCKETS_S, PREDICTION_LATENCY_BUCKETS_MS } from '../../src/telemetry/catalogue.ts';
+import { fastExportEnv, postJson, startService, type RunningService } from '../helpers/service.ts';
 
 const HEX32 = /^[0-9a-f]{32}$/;
 

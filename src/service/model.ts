@@ -2,10 +2,10 @@
 // Input validation lives here too, because what is valid depends on the model (feature count, weights).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, SpanStatusCode, type Attributes, type Context } from '@opentelemetry/api';
-import type { Config } from './config.ts';
+import type { Config } from '../shared/config.ts';
 import { AppError, validationError } from './errors.ts';
-import type { StartStageSpan } from './direct-spans.ts';
-import { ATTR, SPAN, tracer } from './telemetry.ts';
+import type { StartStageSpan } from '../telemetry/direct-spans.ts';
+import { ATTR, SPAN, tracer } from '../telemetry/catalogue.ts';
 
 export type ModelConfig = Config['model'];
 export type Row = number[];

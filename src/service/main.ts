@@ -1,9 +1,9 @@
-// Entry point: `npm start` (node --import ./dist/instrumentation.js dist/main.js). Reads top to bottom: start the embedded
+// Entry point: `npm start` (node --import ./dist/telemetry/instrumentation.js dist/service/main.js). Reads top to bottom: start the embedded
 // OTLP receiver when no Collector is configured, build the app, listen, and drain cleanly on SIGTERM/SIGINT.
 // First import: the SDK must be registered before telemetry.ts creates its instruments (see scope.ts).
-import { config, logger, serverSpans, shutdownTelemetry, stageSpans, telemetry } from './instrumentation.ts';
+import { config, logger, serverSpans, shutdownTelemetry, stageSpans, telemetry } from '../telemetry/instrumentation.ts';
 import { buildApp } from './app.ts';
-import { OtlpReceiver } from './receiver.ts';
+import { OtlpReceiver } from '../receiver/receiver.ts';
 
 const receiver = config.telemetry.embeddedReceiver && !config.telemetry.disabled
   ? new OtlpReceiver({ ...config.receiver, print: true })

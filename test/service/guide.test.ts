@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { freePort, postJson, startService, type RunningService } from './helpers/service.ts';
+import { freePort, postJson, startService, type RunningService } from '../helpers/service.ts';
 
 /** Runs the real grep over the collector output, as the guide pipes `kubectl logs` into it. */
 function grep(text: string, ...args: string[]): string {

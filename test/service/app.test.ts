@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
-import { buildApp, type TelemetryStatus } from '../src/app.ts';
-import { parseConfig } from '../src/config.ts';
-import { createLogger } from '../src/logger.ts';
+import { buildApp, type TelemetryStatus } from '../../src/service/app.ts';
+import { parseConfig } from '../../src/shared/config.ts';
+import { createLogger } from '../../src/telemetry/logger.ts';
 
 const HEX32 = /^[0-9a-f]{32}$/;
 const silent = new Writable({ write: (_c, _e, cb) => cb() });

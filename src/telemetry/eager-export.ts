@@ -14,7 +14,7 @@ import type { LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord } from '
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { request } from 'undici';
-import type { BatchConfig } from './config.ts';
+import type { BatchConfig } from '../shared/config.ts';
 import type { ExportStatus } from './export-pipeline.ts';
 import { assembleRequest, encodeResource, encodeScope, ProtoWriter, writeLogRecord, writeSpan, type EncodedGroup } from './otlp-encode.ts';
 

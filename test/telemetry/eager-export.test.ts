@@ -12,11 +12,11 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { LoggerProvider, type LogRecordProcessor, type ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { TracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { TraceState } from '@opentelemetry/core';
-import { EagerSpanProcessor, EagerLogRecordProcessor, grpcTransport, httpTransport } from '../src/eager-export.ts';
-import { assembleRequest, encodeResource, encodeScope, ProtoWriter, writeLogRecord, writeSpan } from '../src/otlp-encode.ts';
-import { OtlpReceiver } from '../src/receiver.ts';
-import { eagerOptions } from './helpers/eager.ts';
-import { freePort } from './helpers/service.ts';
+import { EagerSpanProcessor, EagerLogRecordProcessor, grpcTransport, httpTransport } from '../../src/telemetry/eager-export.ts';
+import { assembleRequest, encodeResource, encodeScope, ProtoWriter, writeLogRecord, writeSpan } from '../../src/telemetry/otlp-encode.ts';
+import { OtlpReceiver } from '../../src/receiver/receiver.ts';
+import { eagerOptions } from '../helpers/eager.ts';
+import { freePort } from '../helpers/service.ts';
 
 const require = createRequire(import.meta.url);
 const root = require('otlp-proto/build/src/generated/root.js');

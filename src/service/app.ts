@@ -3,13 +3,13 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { SpanStatusCode } from '@opentelemetry/api';
-import type { Config } from './config.ts';
+import type { Config } from '../shared/config.ts';
 import { Admission } from './admission.ts';
 import { AppError, toAppError } from './errors.ts';
 import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
 import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict } from './model.ts';
-import type { StartServerSpan, StartStageSpan } from './direct-spans.ts';
-import { ATTR, predictionLatencyMs, predictions, requestsRejectedTotal } from './telemetry.ts';
+import type { StartServerSpan, StartStageSpan } from '../telemetry/direct-spans.ts';
+import { ATTR, predictionLatencyMs, predictions, requestsRejectedTotal } from '../telemetry/catalogue.ts';
 
 /** What the SDK bootstrap reports about itself, for /health. */
 export interface TelemetryStatus {

@@ -1,4 +1,4 @@
-// The server spans and the model pipeline's stage spans built without the SDK's Tracer (src/direct-spans.ts): the
+// The server spans and the model pipeline's stage spans built without the SDK's Tracer (src/telemetry/direct-spans.ts): the
 // same spans as the SDK builds for the same calls, as the SDK's own serializer encodes them, decoded with the
 // official protobuf definitions; the same sampling decisions; nothing recorded under an unsampled parent; and,
 // through the eager exporter to a real OTLP/HTTP endpoint, one ScopeSpans for the server span and its stages.
@@ -12,9 +12,9 @@ import { TraceState } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider, type ReadableSpan, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import { EagerSpanProcessor, httpTransport } from '../src/eager-export.ts';
-import { directServerSpans, directStageSpans, type StartServerSpan, type StartStageSpan } from '../src/direct-spans.ts';
-import { eagerOptions } from './helpers/eager.ts';
+import { EagerSpanProcessor, httpTransport } from '../../src/telemetry/eager-export.ts';
+import { directServerSpans, directStageSpans, type StartServerSpan, type StartStageSpan } from '../../src/telemetry/direct-spans.ts';
+import { eagerOptions } from '../helpers/eager.ts';
 
 const require = createRequire(import.meta.url);
 const root = require('otlp-proto/build/src/generated/root.js');

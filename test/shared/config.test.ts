@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, loadEnvironment, parseConfig } from '../src/config.ts';
+import { ConfigError, loadEnvironment, parseConfig } from '../../src/shared/config.ts';
 
 test('defaults are the guide values with gRPC to the embedded receiver on 4317', () => {
   const c = parseConfig({});

@@ -16,9 +16,9 @@ import {
 import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { requestLogger } from './logger.ts';
-import type { StartServerSpan } from './direct-spans.ts';
-import { activeRequests, httpRequests, httpServerRequestDuration, tracer } from './telemetry.ts';
+import { requestLogger } from '../telemetry/logger.ts';
+import type { StartServerSpan } from '../telemetry/direct-spans.ts';
+import { activeRequests, httpRequests, httpServerRequestDuration, tracer } from '../telemetry/catalogue.ts';
 
 export interface RequestTelemetry {
   readonly span: Span;
