@@ -11,8 +11,10 @@ import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanExporter, ty
 import type { BatchConfig } from '../shared/config.ts';
 import { ExportAccount, type ExportStatus, type Warn } from './accounting.ts';
 
-// The batch processors keep their queue in a private array (`_finishedSpans`, `_finishedLogRecords`) and count
-// drops only into a debug message; reading the queue length makes the drop count exact rather than estimated.
+// The batch processors report drops only as diagnostic messages, with no public count or queue length
+// (https://github.com/open-telemetry/opentelemetry-js/pull/3610 chose that over a public API); reading their private
+// queue (`_finishedSpans`, `_finishedLogRecords`) makes the drop count exact. Should the field go, drops read as 0
+// queued and are derived from what is neither exported, failed nor in flight.
 const queueLength = (processor: object, field: string): number =>
   ((processor as Record<string, unknown[] | undefined>)[field]?.length ?? 0);
 
