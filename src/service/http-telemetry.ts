@@ -1,7 +1,6 @@
 // The server span and the HTTP metrics, from Fastify hooks: one span per request with the stable HTTP semantic
 // convention attributes. Why not @opentelemetry/instrumentation-http + @fastify/otel: they stack two server spans
-// and, as measured for issue 5 on this machine class, cost about 40 us + 17 us of CPU per request; these hooks do
-// the same job once (our whole server span, attributes and HTTP metrics included, is in docs/PERFORMANCE.md).
+// and cost more CPU per request than these hooks, which do the same job once (docs/PERFORMANCE.md, "Fast paths").
 import {
   context,
   propagation,

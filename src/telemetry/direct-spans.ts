@@ -2,8 +2,8 @@
 // each request and the spans of the model pipeline's stages, behind an API Tracer (directTracer). The export plan
 // (plan.ts) uses it only with eager span export and no variable that only the SDK's Tracer honours.
 // Why by hand: startSpan does for every span what these do not need (context and suppression checks, attribute
-// validation twice over, the SDK's own span metrics, a SpanImpl with its guards); the cost of each is in
-// docs/PERFORMANCE.md (`npm run bench:spans`). What this builds is the object the SDK would hand the span processor
+// validation twice over, the SDK's own span metrics, a SpanImpl with its guards); docs/PERFORMANCE.md, "Fast paths",
+// gives the saving (`npm run bench:spans`). What this builds is the object the SDK would hand the span processor
 // at end(): same ids, clock, sampler call, attribute, event and link rules with the SDK's default limits, same
 // exception event; test/telemetry/direct-spans.test.ts compares the encoded spans field by field with the SDK's.
 import {

@@ -7,7 +7,7 @@
 // EXPORT_PIPELINE=sdk, and when TLS, header or compression variables ask for the SDK exporter's options):
 // it keeps every span object until its batch is exported, so at a few thousand requests per second the spans
 // survive young-generation collections and are promoted, and the whole batch is serialized in one go on the
-// event loop. Measured in docs/PERFORMANCE.md ("What each change bought").
+// event loop (docs/PERFORMANCE.md, "Fast paths").
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
