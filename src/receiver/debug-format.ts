@@ -2,7 +2,7 @@
 // a summary line per export, and with verbosity "detailed" every resource, scope, span, metric data point and
 // log record. Written by hand because no npm package prints it; the layout is what users grep for
 // (`Trace ID       : ...`, `Name           : POST /predict`, `-> Name: http_requests_total`).
-import { anyValue, big, hex, num, type AttrValue, type Signal } from './otlp-model.ts';
+import { anyValue, big, has, hex, num, type AttrValue, type Signal } from './otlp-model.ts';
 
 type M = Record<string, any>;
 
@@ -22,13 +22,13 @@ export function goTime(nanos: bigint): string {
 /** pcommon.Value's `Type(AsString)`: Str(x), Int(1), Double(1.5), Bool(true), Slice([...]), Map({...}). */
 export function valueString(v: M | null | undefined): string {
   if (v === null || v === undefined) return 'Empty()';
-  if (v.stringValue !== null && v.stringValue !== undefined) return `Str(${v.stringValue})`;
-  if (v.boolValue !== null && v.boolValue !== undefined) return `Bool(${v.boolValue})`;
-  if (v.intValue !== null && v.intValue !== undefined) return `Int(${String(v.intValue)})`;
-  if (v.doubleValue !== null && v.doubleValue !== undefined) return `Double(${String(v.doubleValue)})`;
-  if (v.arrayValue) return `Slice(${JSON.stringify(anyValue(v))})`;
-  if (v.kvlistValue) return `Map(${JSON.stringify(anyValue(v))})`;
-  if (v.bytesValue) return `Bytes(${Buffer.from(v.bytesValue).toString('base64')})`;
+  if (has(v, 'stringValue')) return `Str(${v.stringValue})`;
+  if (has(v, 'boolValue')) return `Bool(${v.boolValue})`;
+  if (has(v, 'intValue')) return `Int(${String(v.intValue)})`;
+  if (has(v, 'doubleValue')) return `Double(${String(v.doubleValue)})`;
+  if (has(v, 'arrayValue')) return `Slice(${JSON.stringify(anyValue(v))})`;
+  if (has(v, 'kvlistValue')) return `Map(${JSON.stringify(anyValue(v))})`;
+  if (has(v, 'bytesValue')) return `Bytes(${Buffer.from(v.bytesValue).toString('base64')})`;
   return 'Empty()';
 }
 
@@ -44,6 +44,12 @@ class Buf {
     if (!list || list.length === 0) return;
     this.entry(`${header}:`);
     for (const kv of list) this.entry(`     -> ${kv.key}: ${valueString(kv.value)}`);
+  }
+  /** A span event's or link's attributes: the debug exporter's `"     -> Attributes:" + ":"` header, one level in. */
+  nestedAttributes(list: M[] | null | undefined) {
+    if (!list || list.length === 0) return;
+    this.entry('     -> Attributes::');
+    for (const kv of list) this.entry(`          -> ${kv.key}: ${valueString(kv.value)}`);
   }
   resource(kind: string, i: number, r: M) {
     this.entry(`${kind} #${i}`);
@@ -87,10 +93,19 @@ export function tracesText(req: M): string[] {
             b.entry(`     -> Name: ${e.name ?? ''}`);
             b.entry(`     -> Timestamp: ${goTime(big(e.timeUnixNano))}`);
             b.entry(`     -> DroppedAttributesCount: ${num(e.droppedAttributesCount)}`);
-            if (e.attributes?.length) {
-              b.entry('     -> Attributes::');
-              for (const kv of e.attributes as M[]) b.entry(`          -> ${kv.key}: ${valueString(kv.value)}`);
-            }
+            b.nestedAttributes(e.attributes);
+          });
+        }
+        const links = (s.links ?? []) as M[];
+        if (links.length > 0) {
+          b.entry('Links:');
+          links.forEach((l, n) => {
+            b.entry(`SpanLink #${n}`);
+            b.entry(`     -> Trace ID: ${hex(l.traceId)}`);
+            b.entry(`     -> ID: ${hex(l.spanId)}`);
+            b.entry(`     -> TraceState: ${l.traceState ?? ''}`);
+            b.entry(`     -> DroppedAttributesCount: ${num(l.droppedAttributesCount)}`);
+            b.nestedAttributes(l.attributes);
           });
         }
       });
@@ -105,7 +120,7 @@ function numberPoints(b: Buf, points: M[]) {
     b.attributes('Data point attributes', p.attributes);
     b.entry(`StartTimestamp: ${goTime(big(p.startTimeUnixNano))}`);
     b.entry(`Timestamp: ${goTime(big(p.timeUnixNano))}`);
-    b.entry(p.asDouble !== null && p.asDouble !== undefined ? `Value: ${f6(p.asDouble)}` : `Value: ${String(p.asInt ?? 0)}`);
+    b.entry(has(p, 'asDouble') ? `Value: ${f6(p.asDouble)}` : `Value: ${String(p.asInt ?? 0)}`);
   });
 }
 
@@ -138,9 +153,9 @@ export function metricsText(req: M): string[] {
             b.entry(`StartTimestamp: ${goTime(big(p.startTimeUnixNano))}`);
             b.entry(`Timestamp: ${goTime(big(p.timeUnixNano))}`);
             b.entry(`Count: ${String(p.count ?? 0)}`);
-            if (p.sum !== null && p.sum !== undefined) b.entry(`Sum: ${f6(p.sum)}`);
-            if (p.min !== null && p.min !== undefined) b.entry(`Min: ${f6(p.min)}`);
-            if (p.max !== null && p.max !== undefined) b.entry(`Max: ${f6(p.max)}`);
+            if (has(p, 'sum')) b.entry(`Sum: ${f6(p.sum)}`);
+            if (has(p, 'min')) b.entry(`Min: ${f6(p.min)}`);
+            if (has(p, 'max')) b.entry(`Max: ${f6(p.max)}`);
             ((p.explicitBounds ?? []) as number[]).forEach((x, e) => b.entry(`ExplicitBounds #${e}: ${f6(x)}`));
             ((p.bucketCounts ?? []) as unknown[]).forEach((c, e) => b.entry(`Buckets #${e}, Count: ${String(c)}`));
           });

@@ -3,7 +3,6 @@
 // and outside a span, must serialise to the same OTLP request (decoded with the official .proto definitions),
 // timestamps aside; and the direct path must deliver to a real receiver with the right trace context.
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { context, logs, trace, TraceFlags } from '@opentelemetry/api';
@@ -17,10 +16,9 @@ import { createLogger, requestLogger } from '../../src/telemetry/logger.ts';
 import { OtlpReceiver } from '../../src/receiver/receiver.ts';
 import { eagerOptions } from '../helpers/eager.ts';
 import { SCOPE_NAME, SCOPE_VERSION } from '../../src/telemetry/scope.ts';
+import { SIGNALS } from '../../src/receiver/otlp-model.ts';
 
-const require = createRequire(import.meta.url);
-const root = require('otlp-proto/build/src/generated/root.js');
-const LogsRequest = root.opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest;
+const LogsRequest = SIGNALS.logs.request;
 const decode = (bytes: Uint8Array) => LogsRequest.toObject(LogsRequest.decode(bytes), { defaults: true, longs: String, bytes: String, enums: Number });
 
 const resource = resourceFromAttributes({ 'service.name': 'svc', 'service.version': '1.2.3' });
