@@ -1,8 +1,11 @@
 // Text in the layout of the OpenTelemetry Collector's `debug` exporter (exporter/debugexporter/internal/otlptext):
 // a summary line per export, and with verbosity "detailed" every resource, scope, span, metric data point and
-// log record. Written by hand because no npm package prints it; the layout is what users grep for
+// log record. Verbosity "focused" (ours, not the Collector's) is "detailed" for spans, logs and the application's
+// metrics, but keeps a terminal calm at rest: see metricsText. Written by hand because no npm package prints it; the layout is what users grep for
 // (`Trace ID       : ...`, `Name           : POST /predict`, `-> Name: http_requests_total`).
-import { anyValue, big, hex, num, type AttrValue, type Signal } from './otlp-model.ts';
+import { anyValue, attrs, big, has, hex, num, type AttrValue, type Signal } from './otlp-model.ts';
+
+export type Verbosity = 'basic' | 'normal' | 'focused' | 'detailed';
 
 type M = Record<string, any>;
 
@@ -22,13 +25,13 @@ export function goTime(nanos: bigint): string {
 /** pcommon.Value's `Type(AsString)`: Str(x), Int(1), Double(1.5), Bool(true), Slice([...]), Map({...}). */
 export function valueString(v: M | null | undefined): string {
   if (v === null || v === undefined) return 'Empty()';
-  if (v.stringValue !== null && v.stringValue !== undefined) return `Str(${v.stringValue})`;
-  if (v.boolValue !== null && v.boolValue !== undefined) return `Bool(${v.boolValue})`;
-  if (v.intValue !== null && v.intValue !== undefined) return `Int(${String(v.intValue)})`;
-  if (v.doubleValue !== null && v.doubleValue !== undefined) return `Double(${String(v.doubleValue)})`;
-  if (v.arrayValue) return `Slice(${JSON.stringify(anyValue(v))})`;
-  if (v.kvlistValue) return `Map(${JSON.stringify(anyValue(v))})`;
-  if (v.bytesValue) return `Bytes(${Buffer.from(v.bytesValue).toString('base64')})`;
+  if (has(v, 'stringValue')) return `Str(${v.stringValue})`;
+  if (has(v, 'boolValue')) return `Bool(${v.boolValue})`;
+  if (has(v, 'intValue')) return `Int(${String(v.intValue)})`;
+  if (has(v, 'doubleValue')) return `Double(${String(v.doubleValue)})`;
+  if (has(v, 'arrayValue')) return `Slice(${JSON.stringify(anyValue(v))})`;
+  if (has(v, 'kvlistValue')) return `Map(${JSON.stringify(anyValue(v))})`;
+  if (has(v, 'bytesValue')) return `Bytes(${Buffer.from(v.bytesValue).toString('base64')})`;
   return 'Empty()';
 }
 
@@ -44,6 +47,12 @@ class Buf {
     if (!list || list.length === 0) return;
     this.entry(`${header}:`);
     for (const kv of list) this.entry(`     -> ${kv.key}: ${valueString(kv.value)}`);
+  }
+  /** A span event's or link's attributes: the debug exporter's `"     -> Attributes:" + ":"` header, one level in. */
+  nestedAttributes(list: M[] | null | undefined) {
+    if (!list || list.length === 0) return;
+    this.entry('     -> Attributes::');
+    for (const kv of list) this.entry(`          -> ${kv.key}: ${valueString(kv.value)}`);
   }
   resource(kind: string, i: number, r: M) {
     this.entry(`${kind} #${i}`);
@@ -87,10 +96,19 @@ export function tracesText(req: M): string[] {
             b.entry(`     -> Name: ${e.name ?? ''}`);
             b.entry(`     -> Timestamp: ${goTime(big(e.timeUnixNano))}`);
             b.entry(`     -> DroppedAttributesCount: ${num(e.droppedAttributesCount)}`);
-            if (e.attributes?.length) {
-              b.entry('     -> Attributes::');
-              for (const kv of e.attributes as M[]) b.entry(`          -> ${kv.key}: ${valueString(kv.value)}`);
-            }
+            b.nestedAttributes(e.attributes);
+          });
+        }
+        const links = (s.links ?? []) as M[];
+        if (links.length > 0) {
+          b.entry('Links:');
+          links.forEach((l, n) => {
+            b.entry(`SpanLink #${n}`);
+            b.entry(`     -> Trace ID: ${hex(l.traceId)}`);
+            b.entry(`     -> ID: ${hex(l.spanId)}`);
+            b.entry(`     -> TraceState: ${l.traceState ?? ''}`);
+            b.entry(`     -> DroppedAttributesCount: ${num(l.droppedAttributesCount)}`);
+            b.nestedAttributes(l.attributes);
           });
         }
       });
@@ -105,51 +123,114 @@ function numberPoints(b: Buf, points: M[]) {
     b.attributes('Data point attributes', p.attributes);
     b.entry(`StartTimestamp: ${goTime(big(p.startTimeUnixNano))}`);
     b.entry(`Timestamp: ${goTime(big(p.timeUnixNano))}`);
-    b.entry(p.asDouble !== null && p.asDouble !== undefined ? `Value: ${f6(p.asDouble)}` : `Value: ${String(p.asInt ?? 0)}`);
+    b.entry(has(p, 'asDouble') ? `Value: ${f6(p.asDouble)}` : `Value: ${String(p.asInt ?? 0)}`);
   });
 }
 
-export function metricsText(req: M): string[] {
+function metricBlock(b: Buf, m: M, k: number) {
+  b.entry(`Metric #${k}`);
+  b.entry('Descriptor:');
+  b.entry(`     -> Name: ${m.name ?? ''}`);
+  b.entry(`     -> Description: ${m.description ?? ''}`);
+  b.entry(`     -> Unit: ${m.unit ?? ''}`);
+  if (m.sum) {
+    b.entry('     -> DataType: Sum');
+    b.entry(`     -> IsMonotonic: ${!!m.sum.isMonotonic}`);
+    b.entry(`     -> AggregationTemporality: ${TEMPORALITY[num(m.sum.aggregationTemporality)]}`);
+    numberPoints(b, m.sum.dataPoints ?? []);
+  } else if (m.gauge) {
+    b.entry('     -> DataType: Gauge');
+    numberPoints(b, m.gauge.dataPoints ?? []);
+  } else if (m.histogram) {
+    b.entry('     -> DataType: Histogram');
+    b.entry(`     -> AggregationTemporality: ${TEMPORALITY[num(m.histogram.aggregationTemporality)]}`);
+    ((m.histogram.dataPoints ?? []) as M[]).forEach((p, n) => {
+      b.entry(`HistogramDataPoints #${n}`);
+      b.attributes('Data point attributes', p.attributes);
+      b.entry(`StartTimestamp: ${goTime(big(p.startTimeUnixNano))}`);
+      b.entry(`Timestamp: ${goTime(big(p.timeUnixNano))}`);
+      b.entry(`Count: ${String(p.count ?? 0)}`);
+      if (has(p, 'sum')) b.entry(`Sum: ${f6(p.sum)}`);
+      if (has(p, 'min')) b.entry(`Min: ${f6(p.min)}`);
+      if (has(p, 'max')) b.entry(`Max: ${f6(p.max)}`);
+      ((p.explicitBounds ?? []) as number[]).forEach((x, e) => b.entry(`ExplicitBounds #${e}: ${f6(x)}`));
+      ((p.bucketCounts ?? []) as unknown[]).forEach((c, e) => b.entry(`Buckets #${e}, Count: ${String(c)}`));
+    });
+  } else if (m.exponentialHistogram) {
+    b.entry('     -> DataType: ExponentialHistogram');
+  } else if (m.summary) {
+    b.entry('     -> DataType: Summary');
+  } else b.entry('     -> DataType: Empty');
+}
+
+const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+const pointsOf = (m: M): M[] => (m.sum ?? m.gauge ?? m.histogram ?? m.exponentialHistogram ?? m.summary)?.dataPoints ?? [];
+
+/** Instrumentation libraries (the Node runtime metrics, HTTP instrumentations): summarised in focused verbosity. */
+export const isLibraryScope = (name: string): boolean => name.startsWith('@opentelemetry/instrumentation-');
+
+/**
+ * What focused verbosity remembers between exports: each metric's data points (values and attributes, not
+ * timestamps) as last seen, so that a cumulative metric nothing has moved is not printed again.
+ */
+export class MetricMemory {
+  private readonly last = new Map<string, string>();
+  private readonly maxEntries: number;
+  constructor(maxEntries = 10_000) {
+    this.maxEntries = maxEntries;
+  }
+  /** True when `metric` differs from what was last seen under `key` (or is new); remembers it either way. */
+  changed(key: string, metric: M): boolean {
+    const signature = JSON.stringify(
+      pointsOf(metric).map((p) => [attrs(p.attributes), String(p.asDouble ?? ''), String(p.asInt ?? ''), String(p.count ?? ''), String(p.sum ?? ''), ((p.bucketCounts ?? []) as unknown[]).map(String)]),
+    );
+    if (this.last.get(key) === signature) return false;
+    if (this.last.size >= this.maxEntries && !this.last.has(key)) this.last.clear();
+    this.last.set(key, signature);
+    return true;
+  }
+}
+
+/**
+ * The metrics block. With `memory` (focused verbosity), an instrumentation library's scope is one line (metric and
+ * data point counts), and so is a scope whose metrics all equal what the previous export carried; otherwise only
+ * the metrics that changed are printed, with their index in the scope. The resource block is printed only above
+ * something printed in detail, so an export of unchanged and library metrics takes one line per scope.
+ */
+export function metricsText(req: M, memory?: MetricMemory): string[] {
   const b = new Buf();
   ((req.resourceMetrics ?? []) as M[]).forEach((rm, i) => {
-    b.resource('ResourceMetrics', i, rm);
-    ((rm.scopeMetrics ?? []) as M[]).forEach((sm, j) => {
-      b.scope('ScopeMetrics', j, sm);
-      ((sm.metrics ?? []) as M[]).forEach((m, k) => {
-        b.entry(`Metric #${k}`);
-        b.entry('Descriptor:');
-        b.entry(`     -> Name: ${m.name ?? ''}`);
-        b.entry(`     -> Description: ${m.description ?? ''}`);
-        b.entry(`     -> Unit: ${m.unit ?? ''}`);
-        if (m.sum) {
-          b.entry('     -> DataType: Sum');
-          b.entry(`     -> IsMonotonic: ${!!m.sum.isMonotonic}`);
-          b.entry(`     -> AggregationTemporality: ${TEMPORALITY[num(m.sum.aggregationTemporality)]}`);
-          numberPoints(b, m.sum.dataPoints ?? []);
-        } else if (m.gauge) {
-          b.entry('     -> DataType: Gauge');
-          numberPoints(b, m.gauge.dataPoints ?? []);
-        } else if (m.histogram) {
-          b.entry('     -> DataType: Histogram');
-          b.entry(`     -> AggregationTemporality: ${TEMPORALITY[num(m.histogram.aggregationTemporality)]}`);
-          ((m.histogram.dataPoints ?? []) as M[]).forEach((p, n) => {
-            b.entry(`HistogramDataPoints #${n}`);
-            b.attributes('Data point attributes', p.attributes);
-            b.entry(`StartTimestamp: ${goTime(big(p.startTimeUnixNano))}`);
-            b.entry(`Timestamp: ${goTime(big(p.timeUnixNano))}`);
-            b.entry(`Count: ${String(p.count ?? 0)}`);
-            if (p.sum !== null && p.sum !== undefined) b.entry(`Sum: ${f6(p.sum)}`);
-            if (p.min !== null && p.min !== undefined) b.entry(`Min: ${f6(p.min)}`);
-            if (p.max !== null && p.max !== undefined) b.entry(`Max: ${f6(p.max)}`);
-            ((p.explicitBounds ?? []) as number[]).forEach((x, e) => b.entry(`ExplicitBounds #${e}: ${f6(x)}`));
-            ((p.bucketCounts ?? []) as unknown[]).forEach((c, e) => b.entry(`Buckets #${e}, Count: ${String(c)}`));
-          });
-        } else if (m.exponentialHistogram) {
-          b.entry('     -> DataType: ExponentialHistogram');
-        } else if (m.summary) {
-          b.entry('     -> DataType: Summary');
-        } else b.entry('     -> DataType: Empty');
+    const scopes = (rm.scopeMetrics ?? []) as M[];
+    if (memory === undefined) {
+      b.resource('ResourceMetrics', i, rm);
+      scopes.forEach((sm, j) => {
+        b.scope('ScopeMetrics', j, sm);
+        ((sm.metrics ?? []) as M[]).forEach((m, k) => metricBlock(b, m, k));
       });
+      return;
+    }
+    const service = String(attrs(rm.resource?.attributes)['service.name'] ?? '');
+    const plans = scopes.map((sm) => {
+      const metrics = (sm.metrics ?? []) as M[];
+      const name = (sm.scope?.name as string) ?? '';
+      if (isLibraryScope(name)) return { sm, metrics, library: true, changed: [] as number[] };
+      const changed = metrics.flatMap((m, k) => (memory.changed(`${service}\0${name}\0${m.name ?? ''}`, m) ? [k] : []));
+      return { sm, metrics, library: false, changed };
+    });
+    if (plans.some((p) => p.changed.length > 0)) b.resource('ResourceMetrics', i, rm);
+    plans.forEach(({ sm, metrics, library, changed }, j) => {
+      const scope = `InstrumentationScope ${sm.scope?.name ?? ''} ${sm.scope?.version ?? ''}`;
+      if (library) {
+        const points = metrics.reduce((n, m) => n + pointsOf(m).length, 0);
+        b.entry(`${scope}: ${count(metrics.length, 'metric')}, ${count(points, 'data point')} (summarised; verbosity detailed prints them)`);
+      } else if (changed.length === 0) {
+        b.entry(`${scope}: ${count(metrics.length, 'metric')} unchanged since the last export`);
+      } else {
+        b.scope('ScopeMetrics', j, sm);
+        for (const k of changed) metricBlock(b, metrics[k]!, k);
+        const unchanged = metrics.length - changed.length;
+        if (unchanged > 0) b.entry(`${count(unchanged, 'more metric')} unchanged since the last export`);
+      }
     });
   });
   return b.lines;
@@ -205,13 +286,14 @@ export function summary(signal: Signal, req: M): { message: string; fields: Reco
   return { message: 'Logs', fields: { 'resource logs': rl.length, 'log records': records } };
 }
 
-const TEXT: Record<Signal, (req: M) => string[]> = { traces: tracesText, metrics: metricsText, logs: logsText };
+const TEXT: Record<Signal, (req: M) => string[]> = { traces: tracesText, metrics: (req) => metricsText(req), logs: logsText };
 
 /**
  * The whole output for one export, like the Collector's console log: `<time>\tinfo\t<Summary>\t{fields}` then,
  * for detailed verbosity, the text block (its first line on an `info` line of its own, as zap prints it).
+ * Focused verbosity passes `memory`, which the receiver keeps from one export to the next.
  */
-export function formatExport(signal: Signal, req: M, verbosity: 'basic' | 'normal' | 'detailed', now = new Date()): string {
+export function formatExport(signal: Signal, req: M, verbosity: Verbosity, now = new Date(), memory = new MetricMemory()): string {
   const ts = now.toISOString();
   const s = summary(signal, req);
   const fields = Object.entries({ 'otelcol.component.id': 'debug', 'otelcol.component.kind': 'exporter', 'otelcol.signal': signal, ...s.fields })
@@ -219,7 +301,7 @@ export function formatExport(signal: Signal, req: M, verbosity: 'basic' | 'norma
     .join(', ');
   let out = `${ts}\tinfo\t${s.message}\t{${fields}}\n`;
   if (verbosity === 'basic') return out;
-  const lines = TEXT[signal](req);
+  const lines = verbosity === 'focused' && signal === 'metrics' ? metricsText(req, memory) : TEXT[signal](req);
   if (verbosity === 'normal') {
     // normal: one line per span / data point / record; we keep the identifying lines only.
     const keep = lines.filter((l) => /^(Span #|    Trace ID|    Name|Metric #|     -> Name:|LogRecord #|Body:|Trace ID:)/.test(l));

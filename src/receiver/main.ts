@@ -4,7 +4,10 @@ import { parseArgs } from 'node:util';
 import { OtlpReceiver } from './receiver.ts';
 
 const usage = `Usage: npm run receiver -- [--host 127.0.0.1] [--grpc-port 4317] [--http-port 4318] [--health-port 13133]
-                            [--verbosity detailed|normal|basic] [--count]
+                            [--verbosity focused|detailed|normal|basic] [--count]
+  --verbosity  focused (default): spans, logs and application metrics in detail; instrumentation libraries'
+               metrics (Node runtime) one line per scope, and metrics unchanged since the last export left out.
+               detailed: everything, as the Collector's debug exporter at detailed verbosity
   --count   counting mode (the benchmark's sink): count spans, metrics and log records on the wire without
             decoding them, print totals every 5 s and on exit; keeps nothing, so no trace lookup`;
 
@@ -26,7 +29,7 @@ try {
       'grpc-port': { type: 'string' },
       'http-port': { type: 'string' },
       'health-port': { type: 'string' },
-      verbosity: { type: 'string', default: 'detailed' },
+      verbosity: { type: 'string', default: 'focused' },
       count: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -40,8 +43,8 @@ if (values.help) {
   process.exit(0);
 }
 const verbosity = values.verbosity;
-if (verbosity !== 'detailed' && verbosity !== 'normal' && verbosity !== 'basic') {
-  process.stderr.write(`--verbosity=${JSON.stringify(verbosity)} is not allowed: expected detailed, normal or basic\n`);
+if (verbosity !== 'focused' && verbosity !== 'detailed' && verbosity !== 'normal' && verbosity !== 'basic') {
+  process.stderr.write(`--verbosity=${JSON.stringify(verbosity)} is not allowed: expected focused, detailed, normal or basic\n`);
   process.exit(2);
 }
 const receiver = new OtlpReceiver({

@@ -1,44 +1,36 @@
-// Decoding of OTLP export requests with the protobufjs code that @opentelemetry/otlp-transformer 0.200 generated
-// from the official opentelemetry-proto definitions (later releases dropped it for a hand-written encoder), and
-// a plain-data view of the decoded spans, metrics and logs that the receiver stores and tests read.
-import { createRequire } from 'node:module';
+// Decoding of OTLP export requests with protobufjs and the official opentelemetry-proto definitions (vendored in
+// proto/, loaded through the descriptor generated from them), and a plain-data view of the decoded spans, metrics
+// and logs that the receiver stores and tests read.
+import protobuf from 'protobufjs';
+import { OTLP_DESCRIPTOR } from './otlp-descriptor.ts';
 
-// The generated module is CommonJS without typings for its namespaces: describe the few calls we use.
-interface ProtoType {
-  decode(buf: Uint8Array): ProtoMessage;
-  encode(msg: object): { finish(): Uint8Array };
-  fromObject(obj: object): ProtoMessage;
-  verify(obj: object): string | null;
-}
+type ProtoType = protobuf.Type;
 type ProtoMessage = Record<string, unknown>;
-const require = createRequire(import.meta.url);
-const root = require('otlp-proto/build/src/generated/root.js') as {
-  opentelemetry: { proto: { collector: Record<'trace' | 'metrics' | 'logs', { v1: Record<string, ProtoType> }> } };
-};
-const collector = root.opentelemetry.proto.collector;
+const root = protobuf.Root.fromJSON(OTLP_DESCRIPTOR);
+const collectorType = (name: string): ProtoType => root.lookupType(`opentelemetry.proto.collector.${name}`);
 
 export type Signal = 'traces' | 'metrics' | 'logs';
 export const SIGNALS: Record<Signal, { request: ProtoType; response: ProtoType; service: string }> = {
   traces: {
-    request: collector.trace.v1.ExportTraceServiceRequest!,
-    response: collector.trace.v1.ExportTraceServiceResponse!,
+    request: collectorType('trace.v1.ExportTraceServiceRequest'),
+    response: collectorType('trace.v1.ExportTraceServiceResponse'),
     service: 'opentelemetry.proto.collector.trace.v1.TraceService',
   },
   metrics: {
-    request: collector.metrics.v1.ExportMetricsServiceRequest!,
-    response: collector.metrics.v1.ExportMetricsServiceResponse!,
+    request: collectorType('metrics.v1.ExportMetricsServiceRequest'),
+    response: collectorType('metrics.v1.ExportMetricsServiceResponse'),
     service: 'opentelemetry.proto.collector.metrics.v1.MetricsService',
   },
   logs: {
-    request: collector.logs.v1.ExportLogsServiceRequest!,
-    response: collector.logs.v1.ExportLogsServiceResponse!,
+    request: collectorType('logs.v1.ExportLogsServiceRequest'),
+    response: collectorType('logs.v1.ExportLogsServiceResponse'),
     service: 'opentelemetry.proto.collector.logs.v1.LogsService',
   },
 };
 
 // OTLP/JSON differs from the protobuf JSON mapping in one way that matters here: trace and span ids are hex,
 // not base64. Convert them to bytes, then let protobufjs map the rest (camelCase names, int64 as strings).
-const ID_KEYS = new Set(['traceId', 'spanId', 'parentSpanId']);
+const ID_KEYS = new Set(['traceId', 'spanId', 'parentSpanId']); // also a span link's traceId and spanId
 function hexIdsToBytes(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(hexIdsToBytes);
   if (value === null || typeof value !== 'object') return value;
@@ -53,7 +45,7 @@ function hexIdsToBytes(value: unknown): unknown {
 }
 
 export function decodeProtobuf(signal: Signal, body: Uint8Array): ProtoMessage {
-  return SIGNALS[signal].request.decode(body);
+  return SIGNALS[signal].request.decode(body) as unknown as ProtoMessage;
 }
 
 export function decodeJson(signal: Signal, text: string): ProtoMessage {
@@ -62,7 +54,7 @@ export function decodeJson(signal: Signal, text: string): ProtoMessage {
   const problem = type.verify(obj);
   // OTLP/JSON writes int64 as strings and we pass ids as Buffers: verify() flags those, fromObject() takes them.
   if (problem !== null && !/bytes|buffer|Long|integer/.test(problem)) throw new Error(problem);
-  return type.fromObject(obj);
+  return type.fromObject(obj) as unknown as ProtoMessage;
 }
 
 export function encodeResponse(signal: Signal): Uint8Array {
@@ -85,6 +77,7 @@ export interface ReceivedSpan {
   attributes: Attrs;
   status: { code: number; message: string };
   events: { name: string; attributes: Attrs }[];
+  links: { traceId: string; spanId: string; traceState: string; attributes: Attrs }[];
   resource: Attrs;
   scope: { name: string; version: string };
 }
@@ -117,6 +110,8 @@ export interface ReceivedLog {
   spanId: string;
   severityNumber: number;
   severityText: string;
+  /** LogRecord.event_name (field 12): set on events, empty on plain log records. */
+  eventName: string;
   body: AttrValue;
   attributes: Attrs;
   resource: Attrs;
@@ -129,15 +124,23 @@ export const hex = (b: unknown): string => (b instanceof Uint8Array ? Buffer.fro
 export const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(String(v)));
 export const big = (v: unknown): bigint => (v === null || v === undefined ? 0n : BigInt(String(v)));
 
+/**
+ * Whether a decoded message carries `field` itself. protobufjs keeps every field's default on the prototype, so
+ * the members of a oneof that is not set read as '' or 0, not undefined (AnyValue, a data point's value).
+ */
+export function has(m: M | null | undefined, field: string): boolean {
+  return m !== null && m !== undefined && Object.hasOwn(m, field) && m[field] !== null && m[field] !== undefined;
+}
+
 export function anyValue(v: M | null | undefined): AttrValue {
   if (v === null || v === undefined) return null;
-  if (v.stringValue !== null && v.stringValue !== undefined) return v.stringValue as string;
-  if (v.boolValue !== null && v.boolValue !== undefined) return v.boolValue as boolean;
-  if (v.intValue !== null && v.intValue !== undefined) return num(v.intValue);
-  if (v.doubleValue !== null && v.doubleValue !== undefined) return v.doubleValue as number;
-  if (v.arrayValue) return ((v.arrayValue.values ?? []) as M[]).map(anyValue);
-  if (v.kvlistValue) return attrs(v.kvlistValue.values);
-  if (v.bytesValue) return Buffer.from(v.bytesValue as Uint8Array).toString('base64');
+  if (has(v, 'stringValue')) return v.stringValue as string;
+  if (has(v, 'boolValue')) return v.boolValue as boolean;
+  if (has(v, 'intValue')) return num(v.intValue);
+  if (has(v, 'doubleValue')) return v.doubleValue as number;
+  if (has(v, 'arrayValue')) return ((v.arrayValue.values ?? []) as M[]).map(anyValue);
+  if (has(v, 'kvlistValue')) return attrs(v.kvlistValue.values);
+  if (has(v, 'bytesValue')) return Buffer.from(v.bytesValue as Uint8Array).toString('base64');
   return null;
 }
 
@@ -167,6 +170,7 @@ export function spansOf(req: M): ReceivedSpan[] {
           attributes: attrs(s.attributes),
           status: { code: num(s.status?.code), message: (s.status?.message as string) ?? '' },
           events: ((s.events ?? []) as M[]).map((e) => ({ name: e.name as string, attributes: attrs(e.attributes) })),
+          links: ((s.links ?? []) as M[]).map((l) => ({ traceId: hex(l.traceId), spanId: hex(l.spanId), traceState: (l.traceState as string) ?? '', attributes: attrs(l.attributes) })),
           resource,
           scope,
         });
@@ -177,7 +181,7 @@ export function spansOf(req: M): ReceivedSpan[] {
 }
 
 function numberPoint(p: M): ReceivedDataPoint {
-  const value = p.asDouble !== null && p.asDouble !== undefined ? (p.asDouble as number) : num(p.asInt);
+  const value = has(p, 'asDouble') ? (p.asDouble as number) : num(p.asInt);
   return { attributes: attrs(p.attributes), value };
 }
 
@@ -201,9 +205,9 @@ export function metricsOf(req: M): ReceivedMetric[] {
             dataPoints: ((m.histogram.dataPoints ?? []) as M[]).map((p) => ({
               attributes: attrs(p.attributes),
               count: num(p.count),
-              sum: p.sum === null || p.sum === undefined ? undefined : (p.sum as number),
-              min: p.min ?? undefined,
-              max: p.max ?? undefined,
+              sum: has(p, 'sum') ? (p.sum as number) : undefined,
+              min: has(p, 'min') ? (p.min as number) : undefined,
+              max: has(p, 'max') ? (p.max as number) : undefined,
               bucketCounts: ((p.bucketCounts ?? []) as unknown[]).map(num),
               explicitBounds: (p.explicitBounds ?? []) as number[],
             })),
@@ -231,6 +235,7 @@ export function logsOf(req: M): ReceivedLog[] {
           spanId: hex(l.spanId),
           severityNumber: num(l.severityNumber),
           severityText: (l.severityText as string) ?? '',
+          eventName: (l.eventName as string) ?? '',
           body: anyValue(l.body),
           attributes: attrs(l.attributes),
           resource,

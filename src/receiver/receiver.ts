@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { gunzip, inflate } from 'node:zlib';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { formatExport } from './debug-format.ts';
+import { formatExport, MetricMemory, type Verbosity } from './debug-format.ts';
 import {
   COUNT_PATH,
   countAtPath,
@@ -39,7 +39,8 @@ export interface ReceiverOptions {
   healthPort?: number;
   /** Print every export to stdout in the debug exporter's layout. */
   print?: boolean;
-  verbosity?: 'basic' | 'normal' | 'detailed';
+  /** As the Collector's debug exporter, plus `focused` (see debug-format.ts); `detailed` prints everything. */
+  verbosity?: Verbosity;
   /** Keep decoded spans, metrics and logs (bounded by maxStored each); off in counting mode. */
   store?: boolean;
   maxStored?: number;
@@ -69,6 +70,8 @@ export class OtlpReceiver {
   readonly counts: ReceiverCounts = { spans: 0, metrics: 0, metricPoints: 0, logRecords: 0, exports: { traces: 0, metrics: 0, logs: 0 }, rejected: 0 };
   /** Trace ids seen (bounded by maxStored * 4). Counting mode decodes nothing, so it records none. */
   private readonly seenTraceIds = new Set<string>();
+  /** Metrics as last printed, for focused verbosity. */
+  private readonly metricMemory = new MetricMemory();
   private grpcServer?: grpc.Server;
   private httpServer?: Server;
   private healthServer?: Server;
@@ -206,7 +209,7 @@ export class OtlpReceiver {
 
   private accept(signal: Signal, req: Record<string, unknown>): void {
     this.counts.exports[signal]++;
-    if (this.options.print) this.options.write(formatExport(signal, req, this.options.verbosity));
+    if (this.options.print) this.options.write(formatExport(signal, req, this.options.verbosity, new Date(), this.metricMemory));
     const { store, maxStored } = this.options;
     if (signal === 'traces') {
       const spans = spansOf(req);

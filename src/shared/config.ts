@@ -142,7 +142,7 @@ export const VARIABLES = {
   RECEIVER_GRPC_PORT: v('RECEIVER_GRPC_PORT', '4317', 'Embedded receiver OTLP/gRPC port.', integer(1, 65535)),
   RECEIVER_HTTP_PORT: v('RECEIVER_HTTP_PORT', '4318', 'Embedded receiver OTLP/HTTP port.', integer(1, 65535)),
   RECEIVER_HEALTH_PORT: v('RECEIVER_HEALTH_PORT', '13133', 'Embedded receiver health_check port.', integer(1, 65535)),
-  RECEIVER_VERBOSITY: v('RECEIVER_VERBOSITY', 'detailed', 'What the embedded receiver prints: detailed, normal or basic (as the Collector debug exporter).', oneOf(['detailed', 'normal', 'basic'] as const)),
+  RECEIVER_VERBOSITY: v('RECEIVER_VERBOSITY', 'focused', 'What the embedded receiver prints: focused (spans, logs and the service metrics in detail; runtime metrics one line per scope; unchanged metrics left out), or as the Collector debug exporter: detailed (everything), normal or basic.', oneOf(['focused', 'detailed', 'normal', 'basic'] as const)),
   RUNTIME_METRICS: v('RUNTIME_METRICS', 'true', 'Export Node.js runtime metrics (event loop, heap, GC) from @opentelemetry/instrumentation-runtime-node.', bool),
   GC_METRICS: v('GC_METRICS', 'false', 'Also export v8js.gc.duration (observing every garbage collection costs about 25 us of CPU per request at saturation).', bool),
   OTEL_SDK_DISABLED: v('OTEL_SDK_DISABLED', 'false', 'true disables traces, metrics and log export (the API becomes no-op).', bool),
@@ -252,7 +252,7 @@ export interface Config {
     readonly grpcPort: number;
     readonly httpPort: number;
     readonly healthPort: number;
-    readonly verbosity: 'detailed' | 'normal' | 'basic';
+    readonly verbosity: 'focused' | 'detailed' | 'normal' | 'basic';
   };
 }
 

@@ -1,16 +1,13 @@
 // The OTLP receiver on its own: real gRPC and HTTP clients, the official protobuf encoding, the debug layout.
 import assert from 'node:assert/strict';
 import { connect } from 'node:http2';
-import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { goTime, formatExport } from '../../src/receiver/debug-format.ts';
-import { countAtPath, COUNT_PATH, decodeProtobuf, spansOf } from '../../src/receiver/otlp-model.ts';
+import { countAtPath, COUNT_PATH, decodeProtobuf, SIGNALS, spansOf } from '../../src/receiver/otlp-model.ts';
 import { GRPC_WINDOW_BYTES, OtlpReceiver } from '../../src/receiver/receiver.ts';
 
-const require = createRequire(import.meta.url);
-const root = require('otlp-proto/build/src/generated/root.js');
-const TraceRequest = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+const TraceRequest = SIGNALS.traces.request;
 
 const TRACE = '5b8aa5a2d2c872e8321cf37308d69df2';
 function traceRequest(spanCount: number) {

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
 import { context, ROOT_CONTEXT, SamplingDecision, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import { TraceState } from '@opentelemetry/core';
@@ -15,10 +14,9 @@ import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBase
 import { EagerSpanProcessor, httpTransport } from '../../src/telemetry/eager-export.ts';
 import { directServerSpans, directStageSpans, type StartServerSpan, type StartStageSpan } from '../../src/telemetry/direct-spans.ts';
 import { eagerOptions } from '../helpers/eager.ts';
+import { SIGNALS } from '../../src/receiver/otlp-model.ts';
 
-const require = createRequire(import.meta.url);
-const root = require('otlp-proto/build/src/generated/root.js');
-const TraceRequest = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+const TraceRequest = SIGNALS.traces.request;
 const decode = (bytes: Uint8Array) => TraceRequest.toObject(TraceRequest.decode(bytes), { defaults: true, longs: String, bytes: String, enums: Number });
 
 const resource = resourceFromAttributes({ 'service.name': 'svc', 'service.version': '1.2.3' });

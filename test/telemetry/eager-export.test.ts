@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import { context, SeverityNumber, SpanKind, SpanStatusCode, trace, TraceFlags, type Span as ApiSpan } from '@opentelemetry/api';
 import { ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
@@ -17,12 +16,11 @@ import { assembleRequest, encodeResource, encodeScope, ProtoWriter, writeLogReco
 import { OtlpReceiver } from '../../src/receiver/receiver.ts';
 import { eagerOptions } from '../helpers/eager.ts';
 import { freePort } from '../helpers/service.ts';
+import { SIGNALS } from '../../src/receiver/otlp-model.ts';
 
-const require = createRequire(import.meta.url);
-const root = require('otlp-proto/build/src/generated/root.js');
-const TraceRequest = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
-const LogsRequest = root.opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest;
-const TraceResponse = root.opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse;
+const TraceRequest = SIGNALS.traces.request;
+const LogsRequest = SIGNALS.logs.request;
+const TraceResponse = SIGNALS.traces.response;
 const asObject = (type: typeof TraceRequest, bytes: Uint8Array) =>
   type.toObject(type.decode(bytes), { defaults: true, longs: String, bytes: String, enums: Number });
 
