@@ -4,7 +4,7 @@ import type { Histogram } from 'hdr-histogram-js';
 import type { CliOptions } from './args.ts';
 import type { RunResult } from './engine.ts';
 import { auditTraces, type Delivery, type TraceAudit } from './trace-audit.ts';
-import type { SloResult } from './slo.ts';
+import { checkSlos, type SloResult } from './slo.ts';
 
 export const SUMMARY_SCHEMA = 'load-generator.summary/v1';
 
@@ -155,7 +155,7 @@ export function bucketize(h: Histogram, edgesMs: readonly number[]): Bucket[] {
   });
 }
 
-/** Pure: the summary of one run. `delivery` is the receiver's answer when traces were verified. */
+/** Pure: the summary of one run, objectives checked. `delivery` is the receiver's answer when traces were verified. */
 export function aggregate(run: RunResult, cli: CliOptions, delivery: Delivery | null = null): Summary {
   const o = run.options;
   const durationS = run.durationMs / 1000;
@@ -212,7 +212,7 @@ export function aggregate(run: RunResult, cli: CliOptions, delivery: Delivery | 
   }
   if (run.interrupted) warnings.push('The run was interrupted: figures cover the requests sent before that.');
 
-  return {
+  const summary: Omit<Summary, 'slo'> = {
     schema: SUMMARY_SCHEMA,
     config: {
       target: o.target,
@@ -263,6 +263,6 @@ export function aggregate(run: RunResult, cli: CliOptions, delivery: Delivery | 
       saturated,
     },
     warnings,
-    slo: [],
   };
+  return { ...summary, slo: checkSlos(cli.slos, summary) };
 }

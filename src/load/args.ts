@@ -3,30 +3,15 @@
 // them at once and tests can check them as data.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { LoadOptions } from './engine.ts';
 import { parseSlo, type Slo } from './slo.ts';
+
+// The CLI's options embed the engine's; re-exported for callers that build both.
+export type { LoadOptions };
 
 export interface ArgError {
   flag: string;
   message: string;
-}
-
-/** What the engine needs to generate load. */
-export interface LoadOptions {
-  /** Full target URL (origin + endpoint). */
-  target: string;
-  method: 'GET' | 'POST';
-  body: string | null;
-  /** Stop after this many requests (null: run for `durationMs`). */
-  requests: number | null;
-  durationMs: number | null;
-  /** Total target rate in req/s (open model); null: closed model with `concurrency` workers. */
-  rate: number | null;
-  /** Maximum requests in flight (open model) or number of workers (closed model). */
-  concurrency: number;
-  /** Per-request deadline from the actual send. */
-  timeoutMs: number;
-  /** Send a W3C traceparent with a client-generated trace id on every request. */
-  propagate: boolean;
 }
 
 /** Everything the CLI needs besides the engine options. */

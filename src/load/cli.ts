@@ -14,7 +14,6 @@ import {
   formatResults,
   formatViolations,
 } from './print.ts';
-import { checkSlos } from './slo.ts';
 import { uniqueIds, verifyTraces, type Delivery } from './trace-audit.ts';
 
 export interface Io {
@@ -93,8 +92,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
       delivery = await verifyTraces(cli.verifyTraces, ids);
     }
 
-    const base = aggregate(run, cli, delivery);
-    const summary = { ...base, slo: checkSlos(cli.slos, base) };
+    const summary = aggregate(run, cli, delivery);
     if (cli.json) io.stdout.write(formatJson(summary));
     else io.stdout.write(formatResults(summary));
     if (cli.out !== null) writeFileSync(cli.out, formatJson(summary));
