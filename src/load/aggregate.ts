@@ -54,6 +54,8 @@ export interface Summary {
     total: number;
     sent: number;
     completed: number;
+    /** Completed with an HTTP status, any status: the requests the service answered. */
+    answered: number;
     successful: number;
     failed: number;
     late: number;
@@ -84,6 +86,7 @@ export interface Summary {
     cpuUserMs: number;
     cpuSystemMs: number;
     eventLoopDelayMs: { mean: number; p50: number; p99: number; max: number };
+    /** Never true for a run that got no answer: spinning through refused connections says nothing about the client. */
     saturated: boolean;
   };
   warnings: string[];
@@ -185,10 +188,14 @@ export function aggregate(run: RunResult, cli: CliOptions, delivery: Delivery | 
     p99: round(Math.max(0, c.eventLoopDelayMs.p99 - ELD_RESOLUTION_MS)),
     max: round(Math.max(0, c.eventLoopDelayMs.max - ELD_RESOLUTION_MS)),
   };
-  const saturated = cpuPercent >= SATURATED_CPU_PERCENT || eld.p99 >= SATURATED_ELD_P99_MS;
+  const answered = Object.values(run.statusCounts).reduce((n, k) => n + k, 0);
+  const saturated = answered > 0 && (cpuPercent >= SATURATED_CPU_PERCENT || eld.p99 >= SATURATED_ELD_P99_MS);
 
   const audit = auditTraces(run.traces);
   const warnings: string[] = [];
+  if (run.sent > 0 && answered === 0) {
+    warnings.push(`No request was answered (${run.failed} failed before a response): these figures say nothing about the service.`);
+  }
   if (shortfall && o.rate !== null && send !== null) {
     const why =
       run.late > 0 || run.dropped > 0
@@ -235,6 +242,7 @@ export function aggregate(run: RunResult, cli: CliOptions, delivery: Delivery | 
       total: run.sent + run.dropped,
       sent: run.sent,
       completed: run.completed,
+      answered,
       successful: run.successful,
       failed: run.failed,
       late: run.late,

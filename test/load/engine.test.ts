@@ -55,6 +55,7 @@ function summarize(run: RunResult): Summary {
   const cli: CliOptions = {
     load: run.options,
     url: base,
+    fallbackUrl: null,
     warmupMs: 0,
     warmupRequests: 0,
     buckets: [50, 100, 150, 200, 250],

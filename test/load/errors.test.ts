@@ -53,6 +53,7 @@ function summarize(run: RunResult): ReturnType<typeof aggregate> {
   const cli: CliOptions = {
     load: run.options,
     url: base,
+    fallbackUrl: null,
     warmupMs: 0,
     warmupRequests: 0,
     buckets: [50, 100],
