@@ -11,7 +11,7 @@ import { ROOT_CONTEXT, SpanKind, trace, type Attributes, type Context } from '@o
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ParentBasedSampler, AlwaysOnSampler, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { ProtoWriter, writeSpan } from '../src/telemetry/otlp-encode.ts';
-import { SCOPE_NAME, SCOPE_VERSION } from '../src/telemetry/scope.ts';
+import { SCOPE } from '../src/telemetry/catalogue.ts';
 import { directServerSpans, directStageSpans, type StartServerSpan, type StartStageSpan } from '../src/telemetry/direct-spans.ts';
 import { cpuUsPer, interleaved, median, spread } from './microbench.ts';
 
@@ -27,8 +27,8 @@ const encode = (span: ReadableSpan): void => {
 };
 const resource = resourceFromAttributes({ 'service.name': 'bench' });
 const sampler = new ParentBasedSampler({ root: new AlwaysOnSampler() });
-const tracer = new TracerProvider({ resource, sampler, spanProcessors: [{ onStart() {}, onEnd: encode, forceFlush: async () => {}, shutdown: async () => {} }] }).getTracer(SCOPE_NAME, SCOPE_VERSION);
-const sink = { emit: encode, resource, scope: { name: SCOPE_NAME, version: SCOPE_VERSION } };
+const tracer = new TracerProvider({ resource, sampler, spanProcessors: [{ onStart() {}, onEnd: encode, forceFlush: async () => {}, shutdown: async () => {} }] }).getTracer(SCOPE.name, SCOPE.version);
+const sink = { emit: encode, resource, scope: SCOPE };
 const server = tracer.startSpan('POST /predict', { kind: SpanKind.SERVER });
 const parent = trace.setSpan(ROOT_CONTEXT, server);
 

@@ -27,13 +27,6 @@ test('the benchmark runs every variant and step in quick mode and reports P1 to 
   assert.match(out, /\| ours, full telemetry .*\| \d+\.\d+ % \| 0 \|$/m);
 });
 
-test('the logger benchmark measures the three log paths and prints what export adds per line', { timeout: 60_000 }, async () => {
-  const { code, out } = await runScript('bench-logger.ts', ['--lines', '2000', '--rounds', '1']);
-  assert.equal(code, 0, out);
-  for (const path of ['pino only', 'SDK Logger', 'direct']) assert.match(out, new RegExp(`^\\| ${path} \\| \\d+\\.\\d+ \\(`, 'm'), path);
-  assert.match(out, /^export cost per line: direct -?\d+\.\d+ us vs SDK Logger -?\d+\.\d+ us/m);
-});
-
 test('the benchmark refuses bad arguments with a message and the usage, before starting anything, and prints its help', async () => {
   const run = (args: string[]) => runScript('bench.ts', args);
   const cases: [string[], RegExp][] = [

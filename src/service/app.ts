@@ -2,31 +2,21 @@
 // inject() or listen on port 0.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { SpanStatusCode } from '@opentelemetry/api';
+import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { Config } from '../shared/config.ts';
 import { Admission } from './admission.ts';
 import { AppError, toAppError } from './errors.ts';
 import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
 import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict } from './model.ts';
-import type { StartServerSpan, StartStageSpan } from '../telemetry/direct-spans.ts';
-import { ATTR, predictionLatencyMs, predictions, requestsRejectedTotal } from '../telemetry/catalogue.ts';
-
-/** What the SDK bootstrap reports about itself, for /health. */
-export interface TelemetryStatus {
-  readonly tracingEnabled: boolean;
-  readonly metricsEnabled: boolean;
-  readonly logsEnabled: boolean;
-  /** Export counters (spans exported, failed, dropped...), read at each /health call. */
-  stats(): Record<string, number>;
-}
+import { ATTR, type Instruments } from '../telemetry/catalogue.ts';
+import type { TelemetryStatus } from '../telemetry/sdk.ts';
 
 export interface AppDeps {
   readonly logger: Logger;
   readonly telemetry: TelemetryStatus;
-  /** How the model pipeline starts its stages' spans; the SDK's tracer when absent (see direct-spans.ts). */
-  readonly stageSpans?: StartStageSpan;
-  /** How each request's server span is started; the SDK's tracer when absent (see direct-spans.ts). */
-  readonly serverSpans?: StartServerSpan;
+  /** Starts the server span and the model's stage spans (an API Tracer: the SDK's, or the direct one). */
+  readonly tracer: Tracer;
+  readonly instruments: Instruments;
 }
 
 /** Mutable lifecycle state: readiness turns false while draining; closing once the listener is being closed. */
@@ -99,7 +89,8 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     }
   }
 
-  instrumentHttp(app, deps.serverSpans);
+  const { predictionLatencyMs, predictions, requestsRejected } = deps.instruments;
+  instrumentHttp(app, deps.tracer, deps.instruments);
   app.addHook('onRequest', (_request, reply, done) => {
     if (!lifecycle.closing) return done();
     reply.header('connection', 'close');
@@ -122,7 +113,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
         request.log.info({ code: appError.code, status: appError.statusCode, detail: appError.detail }, 'Request rejected'),
       );
     }
-    if (appError.code === 'ERR_OVERLOADED') requestsRejectedTotal.add(1, overloadedAttrs);
+    if (appError.code === 'ERR_OVERLOADED') requestsRejected.add(1, overloadedAttrs);
     if (appError.statusCode === 503) reply.header('retry-after', '1');
     return reply
       .code(appError.statusCode)
@@ -141,6 +132,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     metrics_enabled: deps.telemetry.metricsEnabled,
     logs_enabled: deps.telemetry.logsEnabled,
     collector_endpoint: config.telemetry.collectorEndpoint,
+    exports: deps.telemetry.routes,
     service_name: config.telemetry.serviceName,
     model_name: model.name,
     version: config.version,
@@ -158,7 +150,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   app.post('/predict', { schema: { response: { 200: predictionSchema } } }, async (request) => {
     const row = parsePredictBody(request.body, model);
     request.log.info('Prediction request received');
-    const result = await admitted(() => predict([row], model, deps.stageSpans));
+    const result = await admitted(() => predict([row], model, deps.tracer));
     assertFinitePredictions(result.predictions, () => ['features']);
     if (!predictionLatencyMs.record('/predict', result.latencyMs)) predictionLatencyMs.create('/predict', endpointAttrs.predict, result.latencyMs);
     if (!predictions.add('/predict', 1)) predictions.create('/predict', endpointAttrs.predict, 1);
@@ -170,7 +162,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   app.post('/predict/batch', { schema: { response: { 200: batchSchema } } }, async (request) => {
     const rows = parseBatchBody(request.body, model);
     request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
-    const result = await admitted(() => predict(rows, model, deps.stageSpans));
+    const result = await admitted(() => predict(rows, model, deps.tracer));
     assertFinitePredictions(result.predictions, (i) => ['instances', i]);
     if (!predictionLatencyMs.record('/predict/batch', result.latencyMs)) predictionLatencyMs.create('/predict/batch', endpointAttrs.batch, result.latencyMs);
     if (!predictions.add('/predict/batch', rows.length)) predictions.create('/predict/batch', endpointAttrs.batch, rows.length);

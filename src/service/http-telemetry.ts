@@ -1,7 +1,6 @@
 // The server span and the HTTP metrics, from Fastify hooks: one span per request with the stable HTTP semantic
 // convention attributes. Why not @opentelemetry/instrumentation-http + @fastify/otel: they stack two server spans
-// and, as measured for issue 5 on this machine class, cost about 40 us + 17 us of CPU per request; these hooks do
-// the same job once (our whole server span, attributes and HTTP metrics included, is in docs/PERFORMANCE.md).
+// and cost more CPU per request than these hooks, which do the same job once (docs/PERFORMANCE.md, "Fast paths").
 import {
   context,
   propagation,
@@ -12,13 +11,12 @@ import {
   type Attributes,
   type Context,
   type Span,
+  type Tracer,
 } from '@opentelemetry/api';
-import { RandomIdGenerator } from '@opentelemetry/sdk-trace';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { requestLogger } from '../telemetry/logger.ts';
-import type { StartServerSpan } from '../telemetry/direct-spans.ts';
-import { activeRequests, httpRequests, httpServerRequestDuration, tracer } from '../telemetry/catalogue.ts';
+import { ATTR, type Instruments } from '../telemetry/catalogue.ts';
 
 export interface RequestTelemetry {
   readonly span: Span;
@@ -36,39 +34,38 @@ declare module 'fastify' {
 }
 
 const INVALID_TRACE_ID = '00000000000000000000000000000000';
-// With the SDK disabled, the request id comes from the SDK's own id generator (Math.random, as for trace ids):
-// crypto.randomBytes(16) cost about 2 us a call against 0.12-0.16 us for this (300,000 calls each, by hand), and
-// was 7.7 % of the disabled service's CPU samples at saturation (randomFillSync + randomBytes, --cpu-prof, by hand).
-const requestIds = new RandomIdGenerator();
+/** A request id when no trace id exists (SDK disabled, or a non-recording span): Math.random, as the SDK's ids are. */
+function randomTraceId(): string {
+  let id = '';
+  for (let i = 0; i < 4; i++) id += ((Math.random() * 2 ** 32) >>> 0).toString(16).padStart(8, '0');
+  return id;
+}
 
 /** Runs `fn` inside the request's trace context so child spans and log lines attach to the server span. */
 export function inRequestContext<T>(request: FastifyRequest, fn: () => T): T {
   return context.with(request.otel.ctx, fn);
 }
 
-/** The server span through the SDK's tracer (the API's no-op when the SDK is disabled). */
-const sdkServerSpan: StartServerSpan = (name, attributes, parent) => tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
-
-function startRequest(request: FastifyRequest, reply: FastifyReply, startSpan: StartServerSpan): void {
+function startRequest(request: FastifyRequest, reply: FastifyReply, tracer: Tracer, { activeRequests }: Instruments): void {
   const startMs = performance.now();
   const parent = propagation.extract(ROOT_CONTEXT, request.headers);
   const method = request.method;
   const route = request.routeOptions.url;
   const attributes: Attributes = {
-    'http.request.method': method,
-    'url.path': request.url.split('?', 1)[0],
-    'url.scheme': request.protocol,
-    'network.protocol.version': request.raw.httpVersion,
+    [ATTR.httpRequestMethod]: method,
+    [ATTR.urlPath]: request.url.split('?', 1)[0],
+    [ATTR.urlScheme]: request.protocol,
+    [ATTR.networkProtocolVersion]: request.raw.httpVersion,
   };
-  if (route !== undefined) attributes['http.route'] = route;
+  if (route !== undefined) attributes[ATTR.httpRoute] = route;
   const userAgent = request.headers['user-agent'];
-  if (userAgent !== undefined) attributes['user_agent.original'] = userAgent;
+  if (userAgent !== undefined) attributes[ATTR.userAgentOriginal] = userAgent;
   // The semantic conventions name a server span "{method} {route}", or just "{method}" when no route matched.
-  const span = startSpan(route === undefined ? method : `${method} ${route}`, attributes, parent);
+  const span = tracer.startSpan(route === undefined ? method : `${method} ${route}`, { kind: SpanKind.SERVER, attributes }, parent);
   const sc = span.spanContext();
   let traceId = sc.traceId;
-  if (traceId === INVALID_TRACE_ID) traceId = requestIds.generateTraceId();
-  if (!activeRequests.add(method, 1)) activeRequests.create(method, { 'http.request.method': method, 'url.scheme': request.protocol }, 1);
+  if (traceId === INVALID_TRACE_ID) traceId = randomTraceId();
+  if (!activeRequests.add(method, 1)) activeRequests.create(method, { [ATTR.httpRequestMethod]: method, [ATTR.urlScheme]: request.protocol }, 1);
   request.otel = { span, ctx: trace.setSpan(parent, span), traceId, startMs, ended: false };
   // The request's logger, made here rather than by Fastify (app.ts) so that the span's ids are bound into it.
   request.log = reply.log = requestLogger(request.log as Logger, request.id, sc);
@@ -76,20 +73,20 @@ function startRequest(request: FastifyRequest, reply: FastifyReply, startSpan: S
   reply.header('traceresponse', `00-${traceId}-${sc.spanId}-0${sc.traceFlags & 1}`);
 }
 
-function endRequest(request: FastifyRequest, statusCode: number, aborted: boolean): void {
+function endRequest(request: FastifyRequest, statusCode: number, aborted: boolean, { activeRequests, httpRequests, httpServerRequestDuration }: Instruments): void {
   const t = request.otel;
   if (t === undefined || t.ended) return;
   t.ended = true;
   const durationMs = performance.now() - t.startMs;
   const method = request.method;
   const route = request.routeOptions.url;
-  t.span.setAttribute('http.response.status_code', statusCode);
+  t.span.setAttribute(ATTR.httpResponseStatusCode, statusCode);
   if (aborted) {
-    t.span.setAttribute('error.type', 'aborted');
+    t.span.setAttribute(ATTR.errorType, 'aborted');
     t.span.setStatus({ code: SpanStatusCode.ERROR, message: 'client closed the connection before the response' });
   } else if (statusCode >= 500) {
     // The semantic conventions: 5xx is an error on a server span, 4xx is not (it is the client's).
-    t.span.setAttribute('error.type', String(statusCode));
+    t.span.setAttribute(ATTR.errorType, String(statusCode));
     t.span.setStatus({ code: SpanStatusCode.ERROR });
   }
   t.span.end();
@@ -103,23 +100,20 @@ function endRequest(request: FastifyRequest, statusCode: number, aborted: boolea
   const durationKey = `${key} ${scheme}`;
   if (httpServerRequestDuration.record(durationKey, seconds)) return;
   const durationAttrs: Attributes = {
-    'http.request.method': method,
-    'http.response.status_code': statusCode,
-    'url.scheme': scheme,
+    [ATTR.httpRequestMethod]: method,
+    [ATTR.httpResponseStatusCode]: statusCode,
+    [ATTR.urlScheme]: scheme,
   };
-  if (route !== undefined) durationAttrs['http.route'] = route;
-  if (statusCode >= 500) durationAttrs['error.type'] = String(statusCode);
+  if (route !== undefined) durationAttrs[ATTR.httpRoute] = route;
+  if (statusCode >= 500) durationAttrs[ATTR.errorType] = String(statusCode);
   httpServerRequestDuration.create(durationKey, durationAttrs, seconds);
 }
 
-/**
- * Adds the server span and HTTP metrics to every request of `app` (404s included). `startSpan`: the direct server
- * spans of direct-spans.ts, or by default the SDK's tracer.
- */
-export function instrumentHttp(app: FastifyInstance, startSpan: StartServerSpan = sdkServerSpan): void {
+/** Adds the server span (from `tracer`) and the HTTP metrics to every request of `app` (404s included). */
+export function instrumentHttp(app: FastifyInstance, tracer: Tracer, instruments: Instruments): void {
   app.decorateRequest('otel', undefined as unknown as RequestTelemetry);
   app.addHook('onRequest', (request, reply, done) => {
-    startRequest(request, reply, startSpan);
+    startRequest(request, reply, tracer, instruments);
     done();
   });
   // Body parsing loses the async context, so the handler is entered inside the request's context here.
@@ -128,18 +122,17 @@ export function instrumentHttp(app: FastifyInstance, startSpan: StartServerSpan 
   });
   // ...and left again to write the response. Everything Node creates while writing it captures the active
   // context, among them the connection's keep-alive timer, which lives until the connection's next request: inside
-  // the request's context it kept that request's spans alive for as long (a heap snapshot at 1,000 req/s: every
-  // SpanImpl left was held by a socket's Timeout), often long enough to be promoted to the old generation
-  // (docs/PERFORMANCE.md, P4). test/span-lifetime.test.ts holds it.
+  // the request's context it kept that request's spans alive for as long, often long enough to be promoted to the
+  // old generation. test/service/span-lifetime.test.ts holds it.
   app.addHook('onSend', (_request, _reply, payload, done) => {
     context.with(ROOT_CONTEXT, done, undefined, null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
-    endRequest(request, reply.statusCode, false);
+    endRequest(request, reply.statusCode, false, instruments);
     done();
   });
   app.addHook('onRequestAbort', (request, done) => {
-    endRequest(request, 499, true);
+    endRequest(request, 499, true, instruments);
     done();
   });
 }

@@ -1,9 +1,11 @@
-// Entry point: `npm start` (node --import ./dist/telemetry/instrumentation.js dist/service/main.js). Reads top to bottom: start the embedded
-// OTLP receiver when no Collector is configured, build the app, listen, and drain cleanly on SIGTERM/SIGINT.
-// First import: the SDK must be registered before telemetry.ts creates its instruments (see scope.ts).
-import { config, logger, serverSpans, shutdownTelemetry, stageSpans, telemetry } from '../telemetry/instrumentation.ts';
+// Entry point: `npm start` (node --import ./dist/telemetry/instrumentation.js dist/service/main.js). Reads top to
+// bottom: start the embedded OTLP receiver when no Collector is configured, build the app with what the telemetry
+// bootstrap made, listen, and drain cleanly on SIGTERM/SIGINT.
+import { config, telemetry } from '../telemetry/instrumentation.ts';
 import { buildApp } from './app.ts';
 import { OtlpReceiver } from '../receiver/receiver.ts';
+
+const { logger, shutdown: shutdownTelemetry } = telemetry;
 
 const receiver = config.telemetry.embeddedReceiver && !config.telemetry.disabled
   ? new OtlpReceiver({ ...config.receiver, print: true })
@@ -15,7 +17,7 @@ if (receiver !== undefined) {
   );
 }
 
-const { app, lifecycle } = buildApp(config, { logger, telemetry, stageSpans, serverSpans });
+const { app, lifecycle } = buildApp(config, { logger, telemetry: telemetry.status, tracer: telemetry.tracer, instruments: telemetry.instruments });
 const address = await app.listen({ host: config.host, port: config.port });
 lifecycle.ready = true;
 logger.info('Application startup complete.');
@@ -42,7 +44,7 @@ async function shutdown(signal: string): Promise<void> {
   await app.close();
   clearInterval(sweep);
   await shutdownTelemetry(); // exports every span of the answered requests
-  logger.info({ telemetry: telemetry.stats() }, 'Shutdown complete: requests drained, telemetry flushed');
+  logger.info({ telemetry: telemetry.status.stats() }, 'Shutdown complete: requests drained');
   await receiver?.stop();
   // Exit explicitly: exporters' gRPC channels and client keep-alive sockets may still hold the event loop.
   logger.flush(() => process.exit(0));

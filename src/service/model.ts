@@ -1,11 +1,10 @@
 // The model: a real linear model, prediction = w.x + b, behind a simulated latency, in three traced stages.
 // Input validation lives here too, because what is valid depends on the model (feature count, weights).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { context, SpanStatusCode, type Attributes, type Context } from '@opentelemetry/api';
+import { context, SpanStatusCode, type Attributes, type Context, type Tracer } from '@opentelemetry/api';
 import type { Config } from '../shared/config.ts';
 import { AppError, validationError } from './errors.ts';
-import type { StartStageSpan } from '../telemetry/direct-spans.ts';
-import { ATTR, SPAN, tracer } from '../telemetry/catalogue.ts';
+import { ATTR, SPAN } from '../telemetry/catalogue.ts';
 
 export type ModelConfig = Config['model'];
 export type Row = number[];
@@ -82,16 +81,13 @@ export function simulatedLatencyMs(model: ModelConfig, random: () => number = Ma
   return Math.max(0, model.latencyMs + model.jitterMs * (random() * 1.5 - 0.5));
 }
 
-/** A stage's span through the SDK's tracer (the API's no-op when the SDK is disabled). */
-const sdkStageSpan: StartStageSpan = (name, attributes, parent) => tracer.startSpan(name, { attributes }, parent);
-
 /**
  * Runs `fn` (sync or async) as a child span of `parent`: the demo's error recipe, exception and ERROR status on
  * failure, end() either way. The stage spans are not made active: nothing inside them creates spans or logs,
  * and entering a context costs an AsyncLocalStorage switch per stage.
  */
-function stage<T>(startSpan: StartStageSpan, name: string, attributes: Attributes, parent: Context, fn: () => T): T {
-  const span = startSpan(name, attributes, parent);
+function stage<T>(tracer: Tracer, name: string, attributes: Attributes, parent: Context, fn: () => T): T {
+  const span = tracer.startSpan(name, { attributes }, parent);
   const fail = (err: unknown): never => {
     span.recordException(err as Error);
     span.setStatus({ code: SpanStatusCode.ERROR });
@@ -131,20 +127,20 @@ export interface PredictionResult {
 /**
  * Runs the pipeline on validated rows: preprocess (copy into a Float64Array), inference (the simulated model time,
  * then w.x + b per row), postprocess (rounding to 6 decimals). Each stage is a child span of the active span,
- * started by `startSpan` (the SDK's tracer unless the app was given the direct path of direct-spans.ts).
+ * started by `tracer`.
  */
-export async function predict(rows: Row[], model: ModelConfig, startSpan: StartStageSpan = sdkStageSpan): Promise<PredictionResult> {
+export async function predict(rows: Row[], model: ModelConfig, tracer: Tracer): Promise<PredictionResult> {
   const started = performance.now();
   const parent = context.active();
   const attrs = { [ATTR.modelName]: model.name, [ATTR.batchSize]: rows.length, [ATTR.featureCount]: rows[0]!.length };
-  const inputs = stage(startSpan, SPAN.preprocess, attrs, parent, () => rows.map((r) => Float64Array.from(r)));
+  const inputs = stage(tracer, SPAN.preprocess, attrs, parent, () => rows.map((r) => Float64Array.from(r)));
   const delay = simulatedLatencyMs(model);
   const inferenceAttrs = { ...attrs, [ATTR.simulatedLatencyMs]: Math.round(delay * 1000) / 1000 };
-  const raw = await stage(startSpan, SPAN.inference, inferenceAttrs, parent, async () => {
+  const raw = await stage(tracer, SPAN.inference, inferenceAttrs, parent, async () => {
     if (delay > 0) await sleep(delay);
     return inputs.map((x) => linear(x, model));
   });
   // Six decimals, only where that is representable: p * 1e6 overflows to Infinity above about 1.8e302.
-  const predictions = stage(startSpan, SPAN.postprocess, attrs, parent, () => raw.map((p) => (Math.abs(p) < 1e15 ? Math.round(p * 1e6) / 1e6 : p)));
+  const predictions = stage(tracer, SPAN.postprocess, attrs, parent, () => raw.map((p) => (Math.abs(p) < 1e15 ? Math.round(p * 1e6) / 1e6 : p)));
   return { predictions, latencyMs: performance.now() - started };
 }

@@ -159,12 +159,12 @@ export const VARIABLES = {
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: v('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', '', 'Protocol for traces only.', oneOf(OTLP_PROTOCOLS)),
   OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: v('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', '', 'Protocol for metrics only.', oneOf(OTLP_PROTOCOLS)),
   OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: v('OTEL_EXPORTER_OTLP_LOGS_PROTOCOL', '', 'Protocol for logs only.', oneOf(OTLP_PROTOCOLS)),
-  OTEL_EXPORTER_OTLP_TIMEOUT: v('OTEL_EXPORTER_OTLP_TIMEOUT', '10000', 'Export timeout, ms: each export attempt (both pipelines).', integer(1, 600_000)),
+  OTEL_EXPORTER_OTLP_TIMEOUT: v('OTEL_EXPORTER_OTLP_TIMEOUT', '10000', 'Export timeout, ms: each export attempt (both pipelines). OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, _METRICS_TIMEOUT and _LOGS_TIMEOUT override it per signal.', integer(1, 600_000)),
   OTEL_TRACES_SAMPLER: v('OTEL_TRACES_SAMPLER', 'parentbased_always_on', SAMPLERS.join(', ') + '.', oneOf(SAMPLERS)),
   OTEL_TRACES_SAMPLER_ARG: v('OTEL_TRACES_SAMPLER_ARG', '', 'Ratio in [0, 1] for the traceidratio samplers (default 1).', finite(0)),
   OTEL_METRIC_EXPORT_INTERVAL: v('OTEL_METRIC_EXPORT_INTERVAL', '5000', 'Metric export interval, ms. The specification says 60000; 5000 lets the guide\'s Test 4 see metrics within seconds.', integer(100, 3_600_000)),
   OTEL_METRIC_EXPORT_TIMEOUT: v('OTEL_METRIC_EXPORT_TIMEOUT', '30000', 'Metric export timeout, ms.', integer(1, 3_600_000)),
-  EXPORT_PIPELINE: v('EXPORT_PIPELINE', 'eager', 'eager: spans and log records are encoded to OTLP protobuf as they end and sent in ready-made batches (OTLP gRPC and HTTP/protobuf); sdk: the SDK\'s batch processors and OTLP exporters (always used for http/json, the console exporter, and when an OTEL_EXPORTER_OTLP_*HEADERS, *COMPRESSION, *CERTIFICATE, *CLIENT_KEY or *CLIENT_CERTIFICATE variable is set). With eager log records, each log line goes from the logger straight to the exporter, without the SDK\'s Logger, unless OTEL_ATTRIBUTE_COUNT_LIMIT, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, OTEL_LOGRECORD_ATTRIBUTE_*_LIMIT or OTEL_NODE_EXPERIMENTAL_SDK_METRICS is set; with eager spans, the server spans and the model pipeline\'s stage spans go straight to the exporter too, without the SDK\'s Tracer, unless one of those first two, an OTEL_SPAN_*_LIMIT, OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT, OTEL_LINK_ATTRIBUTE_COUNT_LIMIT or OTEL_NODE_EXPERIMENTAL_SDK_METRICS is set.', oneOf(['eager', 'sdk'] as const)),
+  EXPORT_PIPELINE: v('EXPORT_PIPELINE', 'eager', 'eager: spans and log records are encoded to OTLP protobuf as they end and sent in ready-made batches (OTLP gRPC and HTTP/protobuf), and the server and model spans are built without the SDK\'s Tracer; sdk: the SDK\'s batch processors, Tracer and OTLP exporters. The start-up log prints the export plan: which path each signal takes and why (the SDK\'s where a variable only it implements is set).', oneOf(['eager', 'sdk'] as const)),
   EXPORT_CONCURRENCY: v('EXPORT_CONCURRENCY', '2', 'Exports in flight at once per signal (spans, log records); with EXPORT_PIPELINE=sdk, batch processors side by side, each with its share of the queue.', integer(1, 64)),
   EXPORT_RETRY_MS: v('EXPORT_RETRY_MS', '60000', 'EXPORT_PIPELINE=eager: how long a batch is retried (1 s backoff growing to 5 s) while the Collector answers with a retryable error or is unreachable, before it is counted as failed. The queue limits still apply.', integer(0, 3_600_000)),
   OTEL_BSP_SCHEDULE_DELAY: v('OTEL_BSP_SCHEDULE_DELAY', '5000', 'How long a partial batch of spans waits before it is exported, ms.', integer(0, 3_600_000)),
@@ -192,7 +192,9 @@ export interface SignalConfig {
   readonly protocol: OtlpProtocol;
   /** Full URL the exporter sends to (for http protocols, with the /v1/<signal> path). */
   readonly url: string;
-  /** The first set variable that only the SDK's exporter honours (TLS files, headers, compression), if any. */
+  /** Each export attempt, ms: OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT, else OTEL_EXPORTER_OTLP_TIMEOUT. */
+  readonly timeoutMs: number;
+  /** The first set variable that only the SDK's exporter honours (TLS, headers, compression), if any. */
   readonly sdkExporterVariable: string | undefined;
 }
 
@@ -228,15 +230,17 @@ export interface Config {
     /** True when no endpoint is configured: main starts the embedded receiver. */
     readonly embeddedReceiver: boolean;
     readonly traces: SignalConfig;
-    readonly metrics: SignalConfig & { readonly intervalMs: number; readonly timeoutMs: number };
+    readonly metrics: SignalConfig & {
+      readonly intervalMs: number;
+      readonly readerTimeoutMs: number;
+      /** OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION as set (the SDK's exporter reads it), if set. */
+      readonly histogramAggregation: string | undefined;
+    };
     readonly logs: SignalConfig;
     readonly sampler: SamplerName;
     readonly samplerRatio: number;
-    readonly exportTimeoutMs: number;
     readonly exportConcurrency: number;
     readonly exportPipeline: 'eager' | 'sdk';
-    /** The first set variable that only the SDK's Logger honours (log record attribute limits, SDK metrics), if any. */
-    readonly sdkLoggerVariable: string | undefined;
     /** The first set variable that only the SDK's Tracer honours (span limits, SDK metrics), if any. */
     readonly sdkTracerVariable: string | undefined;
     readonly exportRetryMs: number;
@@ -265,17 +269,11 @@ function readOptional<T>(env: Environment, variable: Variable<T>): T | undefined
 }
 
 // Exporter options read by the SDK's OTLP exporters from the environment themselves (not by this module); the
-// eager pipeline does not implement them, so a signal with one of them set uses the SDK's exporter.
-const SDK_EXPORTER_OPTIONS = ['HEADERS', 'COMPRESSION', 'CERTIFICATE', 'CLIENT_KEY', 'CLIENT_CERTIFICATE'];
-// Read by the SDK's LoggerProvider from the environment itself: attribute limits and the SDK's own metrics. The
-// logger hands records straight to the eager exporter only when none is set (see `direct` in logger.ts).
-const SDK_LOGGER_OPTIONS = [
-  'OTEL_ATTRIBUTE_COUNT_LIMIT',
-  'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
-  'OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT',
-  'OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT',
-  'OTEL_NODE_EXPERIMENTAL_SDK_METRICS',
-];
+// eager pipeline does not implement them, so a signal with one of them set uses the SDK's exporter. INSECURE only
+// matters for an endpoint without a scheme, which this module refuses; the SDK's exporter is used anyway so that
+// its meaning stays the SDK's.
+const SDK_EXPORTER_OPTIONS = ['HEADERS', 'COMPRESSION', 'CERTIFICATE', 'CLIENT_KEY', 'CLIENT_CERTIFICATE', 'INSECURE'];
+const SIGNAL_TIMEOUT = integer(1, 600_000);
 
 // Read by the SDK's TracerProvider from the environment itself: span limits and the SDK's own metrics. The server
 // spans and the model pipeline's stage spans go straight to the eager exporter only when none is set (see
@@ -332,7 +330,9 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
     const p = readOptional(env, protocolVar) ?? protocol;
     const base = configuredBase ?? receiverBase(p);
     const sdkExporterVariable = SDK_EXPORTER_OPTIONS.flatMap((o) => [`OTEL_EXPORTER_OTLP_${o}`, `OTEL_EXPORTER_OTLP_${name.toUpperCase()}_${o}`]).find((n) => env[n]?.trim());
-    return { exporter: read(env, exporterVar), protocol: p, url: signalUrl(base, p, name, perSignal[name]), sdkExporterVariable };
+    const timeoutVar = `OTEL_EXPORTER_OTLP_${name.toUpperCase()}_TIMEOUT`;
+    const timeoutMs = env[timeoutVar]?.trim() ? SIGNAL_TIMEOUT(env[timeoutVar]!, timeoutVar) : read(env, V.OTEL_EXPORTER_OTLP_TIMEOUT);
+    return { exporter: read(env, exporterVar), protocol: p, url: signalUrl(base, p, name, perSignal[name]), timeoutMs, sdkExporterVariable };
   };
   const samplerRatio = readOptional(env, V.OTEL_TRACES_SAMPLER_ARG) ?? 1;
   if (samplerRatio > 1) throw new ConfigError('OTEL_TRACES_SAMPLER_ARG', String(samplerRatio), 'a number from 0 to 1');
@@ -374,15 +374,14 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
       metrics: {
         ...signal('metrics', V.OTEL_METRICS_EXPORTER, V.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL),
         intervalMs: read(env, V.OTEL_METRIC_EXPORT_INTERVAL),
-        timeoutMs: read(env, V.OTEL_METRIC_EXPORT_TIMEOUT),
+        readerTimeoutMs: read(env, V.OTEL_METRIC_EXPORT_TIMEOUT),
+        histogramAggregation: env.OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION?.trim() || undefined,
       },
       logs: signal('logs', V.OTEL_LOGS_EXPORTER, V.OTEL_EXPORTER_OTLP_LOGS_PROTOCOL),
       sampler: read(env, V.OTEL_TRACES_SAMPLER),
       samplerRatio,
-      exportTimeoutMs: read(env, V.OTEL_EXPORTER_OTLP_TIMEOUT),
       exportConcurrency: read(env, V.EXPORT_CONCURRENCY),
       exportPipeline: read(env, V.EXPORT_PIPELINE),
-      sdkLoggerVariable: SDK_LOGGER_OPTIONS.find((n) => env[n]?.trim()),
       sdkTracerVariable: SDK_TRACER_OPTIONS.find((n) => env[n]?.trim()),
       exportRetryMs: read(env, V.EXPORT_RETRY_MS),
       batch: {

@@ -1,13 +1,24 @@
-// Every instrument the service records, declared once with name, unit, description and bucket boundaries.
-// Only `@opentelemetry/api` instruments are used here, and the histogram tables of histograms.ts: when the SDK is
-// disabled these are the API's no-op instruments (the tables then hand every record to the API's no-op Histogram).
-// The README's telemetry catalogue lists exactly these (a test compares the two with what is exported).
-import { metrics, trace, ValueType, type Attributes } from '@opentelemetry/api';
-import { HistogramTable, type HistogramOptions } from './histograms.ts';
-import { SCOPE_NAME, SCOPE_VERSION } from './scope.ts';
+// The telemetry catalogue: the instrumentation scope, every instrument the service records (name, unit,
+// description, bucket boundaries), span names and attribute names, declared once. The README's catalogue lists
+// exactly these (test/telemetry/catalogue.test.ts compares the two with what is really exported).
+// Instruments are made by createInstruments from a meter the bootstrap hands in: nothing here runs at import time.
+import { ValueType, type Attributes, type Meter } from '@opentelemetry/api';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_NETWORK_PROTOCOL_VERSION,
+  ATTR_URL_PATH,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
+  METRIC_HTTP_SERVER_REQUEST_DURATION,
+} from '@opentelemetry/semantic-conventions';
+import { HistogramTable, type HistogramOptions, type HistogramProducer } from './histograms.ts';
+import packageJson from '../../package.json' with { type: 'json' };
 
-export const tracer = trace.getTracer(SCOPE_NAME, SCOPE_VERSION);
-const meter = metrics.getMeter(SCOPE_NAME, SCOPE_VERSION);
+/** The instrumentation scope of everything the service emits. */
+export const SCOPE = Object.freeze({ name: 'ai-inference-service', version: packageJson.version });
 
 // The guide's buckets (0-50, 50-100, ... 250+ ms) continued to 10 s.
 export const PREDICTION_LATENCY_BUCKETS_MS = [
@@ -16,11 +27,34 @@ export const PREDICTION_LATENCY_BUCKETS_MS = [
 // The HTTP semantic conventions' recommended boundaries for http.server.request.duration, in seconds.
 export const HTTP_DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
+/** Span names, in one place so the catalogue test and the code cannot drift apart. */
+export const SPAN = {
+  preprocess: 'preprocess',
+  inference: 'inference',
+  postprocess: 'postprocess',
+} as const;
+
+/** Span and metric attributes: the semantic conventions' names where one exists, ours (model.*, app.*) otherwise. */
+export const ATTR = {
+  httpRequestMethod: ATTR_HTTP_REQUEST_METHOD,
+  httpResponseStatusCode: ATTR_HTTP_RESPONSE_STATUS_CODE,
+  httpRoute: ATTR_HTTP_ROUTE,
+  urlPath: ATTR_URL_PATH,
+  urlScheme: ATTR_URL_SCHEME,
+  networkProtocolVersion: ATTR_NETWORK_PROTOCOL_VERSION,
+  userAgentOriginal: ATTR_USER_AGENT_ORIGINAL,
+  errorType: ATTR_ERROR_TYPE,
+  modelName: 'model.name',
+  featureCount: 'model.feature_count',
+  batchSize: 'model.batch_size',
+  simulatedLatencyMs: 'model.simulated_latency_ms',
+  errorCode: 'app.error.code',
+} as const;
+
 /**
  * Counts kept in a plain Map and reported through an observable instrument at each collection. The SDK's
- * synchronous counters hash the attribute object on every add() (sort + JSON.stringify: measured as 2-3 % of
- * the CPU at saturation for three counters); here a request costs one string key and one Map lookup, and the
- * exported Sum is the same cumulative series.
+ * synchronous counters hash the attribute object on every add() (sorted keys, then JSON.stringify); here a request
+ * costs one string key and one Map lookup, and the exported Sum is the same cumulative series.
  */
 export class CountTable {
   private readonly rows = new Map<string, { attributes: Attributes; value: number }>();
@@ -39,60 +73,82 @@ export class CountTable {
   }
 }
 
-/** A CountTable exported as an observable counter (monotonic) or up-down counter. */
-function countTable(kind: 'counter' | 'upDownCounter', name: string, description: string, unit: string): CountTable {
-  const table = new CountTable();
-  const options = { description, unit, valueType: ValueType.INT };
-  const instrument = kind === 'counter' ? meter.createObservableCounter(name, options) : meter.createObservableUpDownCounter(name, options);
-  instrument.addCallback((result) => table.observe(result));
-  return table;
+/** Export outcomes of one signal, as telemetry_export_items_total reports them. */
+export interface ExportOutcomes {
+  readonly exported: number;
+  readonly failed: number;
+  readonly dropped: number;
 }
 
-/** The guide's request counter: method, endpoint (route template, never a raw path) and status. */
-export const httpRequests = countTable('counter', 'http_requests_total', 'HTTP requests answered, by method, route template and status code.', '{request}');
+/** Every instrument of the service. The domain receives this object; it never makes instruments itself. */
+export interface Instruments {
+  /** The guide's request counter: method, endpoint (route template, never a raw path) and status. */
+  readonly httpRequests: CountTable;
+  /** Stable HTTP semantic convention: server request duration, seconds. */
+  readonly httpServerRequestDuration: HistogramTable;
+  /** HTTP semantic convention (development): requests being processed right now. */
+  readonly activeRequests: CountTable;
+  /** The guide's latency histogram: model latency of each prediction request, ms. */
+  readonly predictionLatencyMs: HistogramTable;
+  /** Predictions made (one per row of a batch), by model and endpoint. */
+  readonly predictions: CountTable;
+  /** Requests refused before reaching the model, by reason (overloaded: the queue was full). */
+  readonly requestsRejected: { add(value: number, attributes: Attributes): void };
+}
 
-/** A histogram aggregated by series key (histograms.ts), or the SDK's when the exporter asks for another aggregation. */
-const histogram = (name: string, options: HistogramOptions) => new HistogramTable(name, options, () => meter.createHistogram(name, options));
+/**
+ * Makes every instrument on `meter`. `histograms`: the producer the histogram tables report to (the export plan
+ * decides; without one they record into the meter's own histograms). `exportOutcomes`: read at each collection
+ * for telemetry_export_items_total, per signal (spans, metric data points, log records).
+ */
+export function createInstruments(
+  meter: Meter,
+  histograms?: HistogramProducer,
+  exportOutcomes?: () => Iterable<readonly [signal: string, outcomes: ExportOutcomes]>,
+): Instruments {
+  const countTable = (kind: 'counter' | 'upDownCounter', name: string, description: string, unit: string): CountTable => {
+    const table = new CountTable();
+    const options = { description, unit, valueType: ValueType.INT };
+    const instrument = kind === 'counter' ? meter.createObservableCounter(name, options) : meter.createObservableUpDownCounter(name, options);
+    instrument.addCallback((result) => table.observe(result));
+    return table;
+  };
+  const histogram = (name: string, options: HistogramOptions) =>
+    new HistogramTable(name, options, histograms ?? (() => meter.createHistogram(name, options)));
 
-/** The guide's latency histogram: model latency of each prediction request, ms. */
-export const predictionLatencyMs = histogram('prediction_latency_ms', {
-  description: 'Time spent in the model pipeline (preprocess, inference, postprocess) per prediction request.',
-  unit: 'ms',
-  advice: { explicitBucketBoundaries: PREDICTION_LATENCY_BUCKETS_MS },
-});
+  if (exportOutcomes !== undefined) {
+    // Nothing lost silently: what each signal's export delivered, failed to deliver or dropped.
+    meter
+      .createObservableCounter('telemetry_export_items_total', {
+        description: 'Spans, metric data points and log records by export outcome: exported, failed (the Collector refused or was unreachable) or dropped (queue full).',
+        unit: '{item}',
+        valueType: ValueType.INT,
+      })
+      .addCallback((result) => {
+        for (const [signal, o] of exportOutcomes()) {
+          for (const outcome of ['exported', 'failed', 'dropped'] as const) result.observe(o[outcome], { signal, outcome });
+        }
+      });
+  }
 
-/** Stable HTTP semantic convention: server request duration, seconds. */
-export const httpServerRequestDuration = histogram('http.server.request.duration', {
-  description: 'Duration of HTTP server requests.',
-  unit: 's',
-  advice: { explicitBucketBoundaries: HTTP_DURATION_BUCKETS_S },
-});
-
-/** HTTP semantic convention (development): requests being processed right now. */
-export const activeRequests = countTable('upDownCounter', 'http.server.active_requests', 'Number of active HTTP server requests.', '{request}');
-
-/** Predictions made (one per row of a batch), by model and endpoint. */
-export const predictions = countTable('counter', 'predictions_total', 'Predictions computed, one per input row, by model and route.', '{prediction}');
-
-/** Requests refused before reaching the model, by reason (overloaded: the queue was full). */
-export const requestsRejectedTotal = meter.createCounter('requests_rejected_total', {
-  description: 'Prediction requests refused with 503 before reaching the model, by reason.',
-  unit: '{request}',
-  valueType: ValueType.INT,
-});
-
-/** Span names, in one place so the catalogue test and the code cannot drift apart. */
-export const SPAN = {
-  preprocess: 'preprocess',
-  inference: 'inference',
-  postprocess: 'postprocess',
-} as const;
-
-/** Attributes of the pipeline spans (model.*) and of the server span beyond the HTTP semantic conventions. */
-export const ATTR = {
-  modelName: 'model.name',
-  featureCount: 'model.feature_count',
-  batchSize: 'model.batch_size',
-  simulatedLatencyMs: 'model.simulated_latency_ms',
-  errorCode: 'app.error.code',
-} as const;
+  return {
+    httpRequests: countTable('counter', 'http_requests_total', 'HTTP requests answered, by method, route template and status code.', '{request}'),
+    httpServerRequestDuration: histogram(METRIC_HTTP_SERVER_REQUEST_DURATION, {
+      description: 'Duration of HTTP server requests.',
+      unit: 's',
+      advice: { explicitBucketBoundaries: HTTP_DURATION_BUCKETS_S },
+    }),
+    activeRequests: countTable('upDownCounter', 'http.server.active_requests', 'Number of active HTTP server requests.', '{request}'),
+    predictionLatencyMs: histogram('prediction_latency_ms', {
+      description: 'Time spent in the model pipeline (preprocess, inference, postprocess) per prediction request.',
+      unit: 'ms',
+      advice: { explicitBucketBoundaries: PREDICTION_LATENCY_BUCKETS_MS },
+    }),
+    predictions: countTable('counter', 'predictions_total', 'Predictions computed, one per input row, by model and route.', '{prediction}'),
+    requestsRejected: meter.createCounter('requests_rejected_total', {
+      description: 'Prediction requests refused with 503 before reaching the model, by reason.',
+      unit: '{request}',
+      valueType: ValueType.INT,
+    }),
+  };
+}

@@ -1,21 +1,11 @@
-// Spans built without the SDK's Tracer and handed straight to the eager exporter when they end, the way the logger's
-// `direct` path hands it log records (logger.ts): the server span of each request (http-telemetry.ts) and the spans
-// of the model pipeline's stages (model.ts). Used only with the eager span pipeline and when no variable that only
-// the SDK's Tracer honours is set (span limits, the SDK's own metrics: `sdkTracerVariable` in config.ts); otherwise
-// both go through the SDK's tracer. This module must not import telemetry.ts: instrumentation.ts imports it, and
-// telemetry.ts may only be loaded once the SDK is registered.
-//
-// Why by hand: startSpan does for every span what these do not need: the active-context and suppression checks,
-// attribute validation twice over (a WeakSet per attribute value, Object.entries, two copies), the SDK's own span
-// metrics (attribute objects even when they go to a no-op meter), and a SpanImpl with its guards. Measured with
-// `taskset -c 0 node --max-semi-space-size=8 scripts/bench-spans.ts` (docs/PERFORMANCE.md): the model's three
-// stage spans, started, ended and encoded, 6.99 us of CPU per request through the SDK's Tracer against 4.37 us
-// here; the server span (six attributes, the status code set at the end, encoded) 2.96-3.15 us against 1.94-2.00 us
-// (`--requests 100000 --rounds 3`, three runs). What this builds is the object the SDK would hand the span
-// processor at end(): same ids (the SDK's RandomIdGenerator), same clock (start from Date.now(), end from the
-// performance clock, as SpanImpl does), same sampler call for the server span, same attribute, event and link
-// rules with the SDK's default limits (128 of each), same exception event. test/direct-spans.test.ts compares
-// the encoded spans field by field with the SDK's.
+// Spans built without the SDK's Tracer and handed straight to the eager exporter when they end: the server span of
+// each request and the spans of the model pipeline's stages, behind an API Tracer (directTracer). The export plan
+// (plan.ts) uses it only with eager span export and no variable that only the SDK's Tracer honours.
+// Why by hand: startSpan does for every span what these do not need (context and suppression checks, attribute
+// validation twice over, the SDK's own span metrics, a SpanImpl with its guards); docs/PERFORMANCE.md, "Fast paths",
+// gives the saving (`npm run bench:spans`). What this builds is the object the SDK would hand the span processor
+// at end(): same ids, clock, sampler call, attribute, event and link rules with the SDK's default limits, same
+// exception event; test/telemetry/direct-spans.test.ts compares the encoded spans field by field with the SDK's.
 import {
   diag,
   SamplingDecision,
@@ -31,8 +21,11 @@ import {
   type Link,
   type Span,
   type SpanContext,
+  type SpanOptions,
   type SpanStatus,
   type TimeInput,
+  type Tracer,
+  context as api,
 } from '@opentelemetry/api';
 import {
   addHrTimes,
@@ -48,15 +41,8 @@ import {
 } from '@opentelemetry/core';
 import { RandomIdGenerator, type ReadableSpan, type Sampler, type TimedEvent } from '@opentelemetry/sdk-trace';
 
-/** What the pipeline does with a stage's span. */
-export interface StageSpan {
-  recordException(exception: Error): void;
-  setStatus(status: SpanStatus): void;
-  end(): void;
-}
-
-/** Starts the span of one stage, a child of the span in `parent`. */
-export type StartStageSpan = (name: string, attributes: Attributes, parent: Context) => StageSpan;
+/** Starts a child of the sampled span in `parent`; `attributes` may be shared between spans (copied on first write). */
+export type StartStageSpan = (name: string, attributes: Attributes, parent: Context) => Span;
 
 /**
  * Starts a request's server span under the (extracted) context `parent`. `attributes` is taken, not copied: the
@@ -77,7 +63,7 @@ const LIMITS = { attributeCountLimit: LIMIT, attributeValueLengthLimit: Infinity
 // For a parent that is not sampled: nothing is recorded, as with the SDK's non-recording span. Without any parent
 // span nothing is recorded either, where the SDK would start a trace of its own; the app never does that (the
 // stages run inside a request, under its server span).
-const NOT_RECORDED: StageSpan = { recordException() {}, setStatus() {}, end() {} };
+const NOT_RECORDED: Span = trace.wrapSpanContext({ traceId: '00000000000000000000000000000000', spanId: '0000000000000000', traceFlags: TraceFlags.NONE });
 const ids = new RandomIdGenerator();
 const NO_LINKS: Link[] = [];
 const NO_EVENTS: TimedEvent[] = [];
@@ -99,7 +85,9 @@ class DirectSpan implements ReadableSpan, Span {
   droppedLinksCount = 0;
   readonly resource: ReadableSpan['resource'];
   readonly instrumentationScope: ReadableSpan['instrumentationScope'];
-  readonly attributes: Attributes;
+  attributes: Attributes;
+  /** The attributes object is shared with other spans: copied before the first write. */
+  private shared: boolean;
   readonly parentSpanContext: SpanContext | undefined;
   private attributeCount: number;
   private readonly context: SpanContext;
@@ -107,11 +95,12 @@ class DirectSpan implements ReadableSpan, Span {
   private readonly startPerf: number;
   private readonly sink: SpanSink;
 
-  constructor(sink: SpanSink, name: string, kind: SpanKind, attributes: Attributes, attributeCount: number, context: SpanContext, parent: SpanContext | undefined) {
+  constructor(sink: SpanSink, name: string, kind: SpanKind, attributes: Attributes, attributeCount: number, context: SpanContext, parent: SpanContext | undefined, shared = false) {
     this.sink = sink;
     this.name = name;
     this.kind = kind;
     this.attributes = attributes;
+    this.shared = shared;
     this.attributeCount = attributeCount;
     this.parentSpanContext = parent;
     this.context = context;
@@ -134,6 +123,11 @@ class DirectSpan implements ReadableSpan, Span {
   setAttribute(key: string, value: AttributeValue): this {
     if (this.ended || value === undefined) return this;
     const t = typeof value;
+    if (this.shared) {
+      this.attributes = { ...this.attributes };
+      this.attributeCount = Object.keys(this.attributes).length;
+      this.shared = false;
+    }
     if (key.length === 0 || (t !== 'string' && t !== 'number' && t !== 'boolean')) return this.addAttribute(key, value);
     // A primitive (what this service sets): stored as is, as copyAndTruncAnyValue does without a length limit.
     if (!Object.hasOwn(this.attributes, key)) {
@@ -249,9 +243,8 @@ export function directStageSpans(sink: SpanSink): StartStageSpan {
     const p = trace.getSpanContext(parent);
     if (p === undefined || (p.traceFlags & TraceFlags.SAMPLED) === 0 || !trace.isSpanContextValid(p)) return NOT_RECORDED;
     const context = { traceId: p.traceId, spanId: ids.generateSpanId(), traceFlags: p.traceFlags, traceState: p.traceState };
-    // Fixed attribute objects shared by every request (model.ts), never written to: a StageSpan has no setAttribute
-    // (so its attribute count is never read).
-    return new DirectSpan(sink, name, SpanKind.INTERNAL, attributes, 0, context, p);
+    // The attribute object may be shared by several stages (model.ts): copied and counted only if written to.
+    return new DirectSpan(sink, name, SpanKind.INTERNAL, attributes, 0, context, p, true);
   };
 }
 
@@ -259,13 +252,13 @@ export function directStageSpans(sink: SpanSink): StartStageSpan {
  * Server spans built here, sampled by `sampler` (the SDK's, from OTEL_TRACES_SAMPLER) exactly as the SDK's
  * Tracer.startSpan does: the parent's trace or a new one, the sampler's decision, trace state and extra attributes.
  */
-export function directServerSpans(sink: SpanSink, sampler: Sampler): StartServerSpan {
+export function directServerSpans(sink: SpanSink, sampler: Sampler, kind = SpanKind.SERVER): StartServerSpan {
   return (name, attributes, parent) => {
     const p = trace.getSpanContext(parent);
     const valid = p !== undefined && trace.isSpanContextValid(p) ? p : undefined;
     const traceId = valid?.traceId ?? ids.generateTraceId();
     const spanId = ids.generateSpanId();
-    const result = sampler.shouldSample(parent, traceId, name, SpanKind.SERVER, attributes, NO_LINKS);
+    const result = sampler.shouldSample(parent, traceId, name, kind, attributes, NO_LINKS);
     const context: SpanContext = {
       traceId,
       spanId,
@@ -278,8 +271,39 @@ export function directServerSpans(sink: SpanSink, sampler: Sampler): StartServer
       if (attributes[key] === undefined) delete attributes[key];
       else count++;
     }
-    const span = new DirectSpan(sink, name, SpanKind.SERVER, attributes, count, context, valid);
+    const span = new DirectSpan(sink, name, kind, attributes, count, context, valid);
     if (result.attributes !== undefined) span.setAttributes(result.attributes);
     return span;
   };
+}
+
+/**
+ * An API Tracer over the direct spans: a server span, or a span without a parent span, is sampled as the SDK's
+ * Tracer samples it; a child of a sampled span is a stage span. Attribute objects are taken, not copied (the
+ * server span's is written to; a stage span copies its before the first write). Options the direct spans do not
+ * implement (links, start time, a forced root) go to `fallback`, the SDK's Tracer.
+ */
+export function directTracer(sink: SpanSink, sampler: Sampler, fallback: Tracer): Tracer {
+  const server = directServerSpans(sink, sampler);
+  const internal = directServerSpans(sink, sampler, SpanKind.INTERNAL);
+  const stage = directStageSpans(sink);
+  const startSpan = (name: string, options: SpanOptions = {}, parent: Context = api.active()): Span => {
+    if (options.links !== undefined || options.startTime !== undefined || options.root) return fallback.startSpan(name, options, parent);
+    const attributes = options.attributes ?? {};
+    if (options.kind === SpanKind.SERVER) return server(name, attributes, parent);
+    if (options.kind === undefined || options.kind === SpanKind.INTERNAL) {
+      return trace.getSpanContext(parent) === undefined ? internal(name, attributes, parent) : stage(name, attributes, parent);
+    }
+    return fallback.startSpan(name, options, parent);
+  };
+  return {
+    startSpan,
+    startActiveSpan<F extends (span: Span) => unknown>(name: string, ...args: unknown[]): ReturnType<F> {
+      const fn = args.pop() as F;
+      const [options, parent] = args as [SpanOptions | undefined, Context | undefined];
+      const ctx = parent ?? api.active();
+      const span = startSpan(name, options, ctx);
+      return api.with(trace.setSpan(ctx, span), fn as (s: Span) => ReturnType<F>, undefined, span);
+    },
+  } as Tracer;
 }

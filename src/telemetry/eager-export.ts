@@ -7,7 +7,10 @@
 // EXPORT_PIPELINE=sdk, and when TLS, header or compression variables ask for the SDK exporter's options):
 // it keeps every span object until its batch is exported, so at a few thousand requests per second the spans
 // survive young-generation collections and are promoted, and the whole batch is serialized in one go on the
-// event loop. Measured in docs/PERFORMANCE.md ("What each change bought").
+// event loop (docs/PERFORMANCE.md, "Fast paths").
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client, credentials, Metadata, status as grpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { context, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import type { LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
@@ -15,10 +18,19 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import { ProtobufLogsSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { request } from 'undici';
 import type { BatchConfig } from '../shared/config.ts';
-import type { ExportStatus } from './export-pipeline.ts';
+import { ExportAccount, type ExportStatus, type Warn } from './accounting.ts';
 import { assembleRequest, encodeResource, encodeScope, ProtoWriter, writeLogRecord, writeSpan, type EncodedGroup } from './otlp-encode.ts';
 
 export type Signal = 'traces' | 'logs';
+
+// What the SDK's OTLP exporters send (their packages share otlp-transformer's version), so a Collector sees one client.
+const USER_AGENT = `OTel-OTLP-Exporter-JavaScript/${exporterVersion()}`;
+
+function exporterVersion(): string {
+  const entry = fileURLToPath(import.meta.resolve('@opentelemetry/otlp-transformer'));
+  const manifest = join(entry.slice(0, entry.lastIndexOf('/dist/')), 'package.json');
+  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+}
 
 /** What one send attempt came back with. */
 export type SendResult = { ok: true; rejected: number; message?: string } | { ok: false; retryable: boolean; retryAfterMs?: number; error: string };
@@ -71,6 +83,7 @@ export function grpcTransport(signal: Signal, url: string): Transport {
   // Reconnection backoff capped at 5 s (grpc-js defaults grow to 120 s), so that export resumes within seconds
   // of a Collector restart rather than minutes.
   const client = new Client(u.host, u.protocol === 'https:' ? credentials.createSsl() : credentials.createInsecure(), {
+    'grpc.primary_user_agent': USER_AGENT,
     'grpc.initial_reconnect_backoff_ms': 500,
     'grpc.max_reconnect_backoff_ms': 5000,
   });
@@ -97,7 +110,7 @@ export function httpTransport(signal: Signal, url: string): Transport {
     send: async (body, timeoutMs, abort) => {
       try {
         const signals = abort ? [AbortSignal.timeout(timeoutMs), abort] : [AbortSignal.timeout(timeoutMs)];
-        const res = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/x-protobuf' }, signal: AbortSignal.any(signals) });
+        const res = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/x-protobuf', 'user-agent': USER_AGENT }, signal: AbortSignal.any(signals) });
         const answer = new Uint8Array(await res.body.arrayBuffer());
         if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, ...rejectedCount(signal, answer) };
         const after = Number(res.headers['retry-after']);
@@ -120,7 +133,7 @@ export interface EagerOptions {
   retryMs: number;
   /** Longest shutdown flush: sends still running then are cancelled and what is left is counted as failed. */
   shutdownMs: number;
-  warn: (msg: string, err: unknown) => void;
+  warn: Warn;
 }
 
 interface Item {
@@ -159,7 +172,7 @@ const BACKOFF_MAX_MS = 5000;
  * counted.
  */
 export class EagerBatcher<T extends Item> {
-  readonly counts = { ended: 0, exported: 0, failed: 0, inFlight: 0, dropped: 0 };
+  readonly counts: ExportAccount;
   private readonly groups = new Map<object, Map<object, Group>>();
   private readonly encoded = new WeakMap<object, Buffer>();
   private open = 0;
@@ -168,7 +181,6 @@ export class EagerBatcher<T extends Item> {
   private sending = 0;
   private timer: NodeJS.Timeout | undefined;
   protected stopping = false;
-  private lastWarning = 0;
   private flushes: { through: number; done: () => void }[] = [];
   private cutSeq = 0;
   /** Sequence numbers of batches cut and not finished (waiting or being sent). */
@@ -192,6 +204,7 @@ export class EagerBatcher<T extends Item> {
     this.encode = encode;
     this.what = what;
     this.o = options;
+    this.counts = new ExportAccount(what, options.warn);
   }
 
   add(item: T): void {
@@ -226,8 +239,7 @@ export class EagerBatcher<T extends Item> {
   };
 
   status(): ExportStatus {
-    const c = this.counts;
-    return { ended: c.ended, exported: c.exported, failed: c.failed, inFlight: c.inFlight, queued: this.open + this.waitingItems, dropped: c.dropped };
+    return this.counts.status(this.open + this.waitingItems, true);
   }
 
   /** Sends what is queued now and resolves when those batches are delivered or counted (not later ones). */
@@ -342,7 +354,7 @@ export class EagerBatcher<T extends Item> {
     while (this.giveUp && this.waiting.length > 0) {
       const batch = this.waiting.shift()!;
       this.waitingItems -= batch.count;
-      this.fail(batch.count, 'not sent: the Collector failed during shutdown');
+      this.counts.fail(batch.count, 'not sent: the Collector failed during shutdown');
       this.finish(batch);
     }
     while (this.sending < this.o.concurrency && this.waiting.length > 0) {
@@ -387,13 +399,13 @@ export class EagerBatcher<T extends Item> {
       if (r.ok) {
         const rejected = Math.min(r.rejected, batch.count);
         this.counts.exported += batch.count - rejected;
-        if (rejected > 0) this.fail(rejected, `the Collector rejected ${rejected} ${this.what}s${r.message ? `: ${r.message}` : ''}`);
+        if (rejected > 0) this.counts.fail(rejected, `the Collector rejected ${rejected} ${this.what}s${r.message ? `: ${r.message}` : ''}`);
         return;
       }
       const delay = Math.max(r.retryAfterMs ?? 0, Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 1.5 ** batch.attempt++) * (0.8 + 0.4 * Math.random()));
       if (!r.retryable || this.stopping || Date.now() + delay - batch.firstTry > this.o.retryMs) {
         if (this.stopping) this.giveUp = true;
-        this.fail(batch.count, r.error);
+        this.counts.fail(batch.count, r.error);
         return;
       }
       await new Promise<void>((resolve) => {
@@ -409,14 +421,6 @@ export class EagerBatcher<T extends Item> {
     }
   }
 
-  private fail(count: number, error: string): void {
-    this.counts.failed += count;
-    const now = Date.now();
-    if (now - this.lastWarning > 10_000) {
-      this.lastWarning = now;
-      this.o.warn(`OTLP ${this.what} export failed (${this.counts.failed} ${this.what}s failed so far); requests are still served`, error);
-    }
-  }
 }
 
 /** Spans: sampled ones are encoded when they end. */
@@ -441,11 +445,4 @@ export class EagerLogRecordProcessor extends EagerBatcher<ReadableLogRecord> imp
   onEmit(record: ReadWriteLogRecord, _context?: Context): void {
     this.add(record as unknown as ReadableLogRecord);
   }
-  /**
-   * The logger's direct path: a record built without the SDK's Logger (logger.ts). Like the SDK's Logger after
-   * shutdown, it ignores records once the processor is shutting down (add() would count them as dropped).
-   */
-  readonly emit = (record: ReadableLogRecord): void => {
-    if (!this.stopping) this.add(record);
-  };
 }

@@ -1,24 +1,15 @@
 // The service's two histograms (http.server.request.duration, prediction_latency_ms), aggregated here per series
 // key and handed to the SDK's metric reader as a MetricProducer, the SDK's own hook for metrics it does not
-// aggregate itself. Why: the SDK's Histogram.record hashes the attribute object on every call (its keys sorted,
-// then JSON.stringify) to find the series: 1.5-2.1 us per record in a CPU profile at saturation (--cpu-prof, by
-// hand, profiler-inflated), two records a request, and the sort's arrays were 5 % of the bytes the full service
-// allocated (sampling heap profile). Here a request costs one Map lookup by a string key the caller already has, and a bucket search.
-// The exported points are the SDK's: same descriptor, buckets (explicit boundaries, min, max, sum, count), start
-// times and temporality (the reader's, from the exporter); test/histograms.test.ts compares them with the SDK's
-// own for the same records. The SDK's Histogram is used instead when the reader asks for another aggregation
-// (OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION), and when no reader takes the producer (SDK
-// disabled, metrics off, tests without instrumentation.ts): then it is the API's (a no-op without an SDK).
-//
-// This module must not import telemetry.ts (instrumentation.ts imports it before the SDK is registered).
+// aggregate itself. Why: the SDK's Histogram.record hashes the attribute object on every call (sorted keys, then
+// JSON.stringify) to find the series; here a request costs one Map lookup by a string key the caller already has.
+// The exported points are the SDK's: same descriptor, buckets, start times and temporality;
+// test/telemetry/histograms.test.ts compares them with the SDK's own for the same records. The export plan
+// (plan.ts) decides whether the tables or the SDK's Histogram record.
 import { diag, ValueType, type Attributes, type Histogram, type HrTime, type MetricOptions } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
 import {
   AggregationTemporality,
-  AggregationType,
   DataPointType,
-  InstrumentType,
-  type AggregationOption,
   type CollectionResult,
   type HistogramMetricData,
   type MetricProducer,
@@ -39,9 +30,6 @@ export interface HistogramOptions extends MetricOptions {
   advice: { explicitBucketBoundaries: number[] };
 }
 
-/** The producer that histograms created from now on report to: set by instrumentation.ts, before telemetry.ts creates them. */
-let producer: HistogramProducer | undefined;
-
 /** One histogram: its series by key when a producer collects it, the SDK's (or the API's) Histogram otherwise. */
 export class HistogramTable {
   readonly name: string;
@@ -52,12 +40,13 @@ export class HistogramTable {
   /** Delta temporality: the series of the last collection. */
   private reported = new Set<string>();
 
-  constructor(name: string, options: HistogramOptions, createSdkHistogram: () => Histogram) {
+  /** `target`: the producer that collects this table, or a maker of the SDK's (or the API's) Histogram to record into. */
+  constructor(name: string, options: HistogramOptions, target: HistogramProducer | (() => Histogram)) {
     this.name = name;
     this.options = options;
     this.boundaries = options.advice.explicitBucketBoundaries;
-    if (producer === undefined) this.sdk = createSdkHistogram();
-    else producer.register(this);
+    if (typeof target === 'function') this.sdk = target();
+    else target.register(this);
   }
 
   /**
@@ -172,23 +161,4 @@ export class HistogramProducer implements MetricProducer {
     this.lastCollection = endTime;
     return { resourceMetrics: { resource: this.resource, scopeMetrics: metrics.length > 0 ? [{ scope: this.scope, metrics }] : [] }, errors: [] };
   }
-}
-
-/**
- * The producer the histograms created from now on report to, when the metric exporter (whose selectors the
- * PeriodicExportingMetricReader adopts) aggregates histograms with the advised explicit buckets. Undefined
- * otherwise: the histograms are then the SDK's. Call once, before telemetry.ts is loaded, and give the result to
- * the reader (`metricProducers`).
- */
-export function histogramProducer(
-  scope: { name: string; version: string },
-  exporter: { selectAggregation?(t: InstrumentType): AggregationOption; selectAggregationTemporality?(t: InstrumentType): AggregationTemporality },
-  resource: CollectionResult['resourceMetrics']['resource'],
-): HistogramProducer | undefined {
-  const aggregation = exporter.selectAggregation?.(InstrumentType.HISTOGRAM) ?? { type: AggregationType.DEFAULT };
-  const advised = aggregation.type === AggregationType.DEFAULT || (aggregation.type === AggregationType.EXPLICIT_BUCKET_HISTOGRAM && aggregation.options === undefined);
-  // The reader's default, as MetricReader's: cumulative.
-  const temporality = exporter.selectAggregationTemporality?.(InstrumentType.HISTOGRAM) ?? AggregationTemporality.CUMULATIVE;
-  producer = advised ? new HistogramProducer(scope, temporality, resource) : undefined;
-  return producer;
 }

@@ -34,8 +34,13 @@ export interface StartOptions {
  * The V8 flags of the production command (package.json "start", which the Dockerfile's CMD repeats), so tests
  * run the service as production does.
  */
+/** `npm start`'s command as the container runs it: scripts/node.sh only picks the node binary, then execs it. */
+export function productionCommand(start: string): string[] {
+  return start.replace(/^sh scripts\/node\.sh /, 'node ').split(/\s+/);
+}
+
 export const NODE_FLAGS: string[] = (() => {
-  const argv = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  const argv = productionCommand((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start);
   return argv.slice(1, argv.indexOf('--import'));
 })();
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { buildApp } from '../../src/service/app.ts';
+import { appDeps } from '../helpers/app-deps.ts';
 import { KNOWN_VARIABLES, parseConfig } from '../../src/shared/config.ts';
 import {
   APP,
@@ -126,10 +127,7 @@ describe('the manifests refer to each other, and to the service, consistently', 
   });
 
   it('probes only routes that the service serves, on the port it listens on', async () => {
-    const { app } = buildApp(parseConfig(appEnv), {
-      logger: pino({ level: 'silent' }),
-      telemetry: { tracingEnabled: false, metricsEnabled: false, logsEnabled: false, stats: () => ({}) },
-    });
+    const { app } = buildApp(parseConfig(appEnv), appDeps());
     try {
       await app.ready();
       assert.equal(probes(appContainer).length, 3, 'startup, readiness and liveness probes');

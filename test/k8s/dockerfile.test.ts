@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { envOf, execCmd, instructions, readDockerfile } from './helpers/dockerfile.ts';
 import { APP, ROOT, deployment, loadObjects, onlyContainer } from './helpers/manifests.ts';
+import { productionCommand } from '../helpers/service.ts';
 
 const dockerfile = readDockerfile();
 const runtime = dockerfile.stages.at(-1)!;
@@ -63,7 +64,7 @@ describe('the Dockerfile', () => {
 
   it('starts exactly what `npm start` runs in production, in exec form', () => {
     assert.ok(all(runtime, 'ENTRYPOINT').length === 0, 'an ENTRYPOINT would change what CMD runs');
-    assert.deepEqual(execCmd(runtime), pkg.scripts.start!.split(/\s+/));
+    assert.deepEqual(execCmd(runtime), productionCommand(pkg.scripts.start!));
   });
 
   it('exposes the port the Deployment and the configuration use', () => {

@@ -1,6 +1,6 @@
 // docs/KUBERNETES.md walks the guide for this project; these checks keep it in step with the files it describes.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -23,6 +23,27 @@ function section(heading: RegExp): string {
 }
 
 const money = (n: number) => `$${n.toFixed(2)}`;
+
+interface Block {
+  line: number;
+  lang: string;
+  caption: string;
+  body: string;
+}
+
+/** Every fenced block with its language and the line just above its opening fence. */
+function blocks(): Block[] {
+  const lines = doc.split('\n');
+  const found: Block[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i]!.startsWith('```')) continue;
+    const end = lines.findIndex((l, j) => j > i && l.startsWith('```'));
+    assert.ok(end > i, `unclosed block at line ${i + 1}`);
+    found.push({ line: i + 1, lang: lines[i]!.slice(3).trim(), caption: lines[i - 1] ?? '', body: lines.slice(i + 1, end).join('\n') });
+    i = end;
+  }
+  return found;
+}
 
 describe('docs/KUBERNETES.md', () => {
   it('walks through Steps 1-12, Tests 1-12, Cleanup and Troubleshooting in order', () => {
@@ -87,5 +108,37 @@ describe('docs/KUBERNETES.md', () => {
     const limitsCpu = atLimits.reduce((s, p) => s + p.cpu, 0);
     const limitsMem = atLimits.reduce((s, p) => s + p.mem, 0);
     assert.ok(costs.includes(`**${money(Number(limitsCpu.toFixed(2)) + Number(limitsMem.toFixed(2)))}**`), 'total at the limits');
+  });
+
+  it('labels every block that is not a command as illustrative, captured locally, or an excerpt of a file that exists', () => {
+    const convention = section(/^## About the outputs on this page$/);
+    for (const c of ['*Illustrative output (not captured from a cluster).*', '*Captured locally.*', '*From `<file>`.*']) {
+      assert.ok(convention.includes(c), `the convention does not explain ${c}`);
+    }
+    assert.ok(section(/^## Local captures$/).includes('npm start'), 'Local captures gives the commands');
+    const outputs = blocks().filter((b) => b.lang !== 'bash');
+    assert.ok(outputs.length > 40, `only ${outputs.length} output blocks found`);
+    for (const b of outputs) {
+      const from = /^\*From `([^`]+)`/.exec(b.caption);
+      if (from) assert.ok(existsSync(join(ROOT, from[1]!)), `line ${b.line}: ${from[1]} does not exist`);
+      else if (b.caption.startsWith('*Captured locally')) assert.ok(b.caption.includes('(#local-captures)'), `line ${b.line}: no link to Local captures`);
+      else assert.ok(b.caption.startsWith('*Illustrative output (not captured from a cluster)'), `line ${b.line}: unlabelled block, above it: ${b.caption}`);
+    }
+  });
+
+  it('names only repository files that exist', () => {
+    const paths = /`((?:k8s|src|scripts|test|docs|load-generator)\/[\w./-]*[\w/]|Dockerfile|\.nvmrc|\.env\.example|kind-mcp-cluster\.yaml|package\.json)`/g;
+    const named = [...doc.matchAll(paths)].map((m) => m[1]!);
+    assert.ok(named.includes('src/shared/config.ts') && named.includes('k8s/deployment.yaml'), named.join(', '));
+    for (const p of named) assert.ok(existsSync(join(ROOT, p)), `${p} does not exist`);
+  });
+
+  it('shows kubectl creating and deleting only objects that the manifests define', () => {
+    const verbs = /^([a-z]+)(?:\.[\w.]+)?\/([\w-]+) (?:created|configured|deleted|condition met)$/gm;
+    const shown = blocks().flatMap((b) => [...b.body.matchAll(verbs)].map((m) => ({ kind: m[1]!, name: m[2]! })));
+    assert.ok(shown.length >= 8, `only ${shown.length} kubectl result lines`);
+    for (const { kind, name } of shown) {
+      assert.ok(objects.some((o) => o.kind.toLowerCase() === kind && o.metadata.name === name), `${kind}/${name} is not in k8s/`);
+    }
   });
 });

@@ -6,14 +6,13 @@
 // and a trace id; never a 5xx; the process never exits; memory does not grow.
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
-import { buildApp, type TelemetryStatus } from '../../src/service/app.ts';
+import { buildApp } from '../../src/service/app.ts';
 import { parseConfig } from '../../src/shared/config.ts';
-import { createLogger } from '../../src/telemetry/logger.ts';
+import { appDeps } from '../helpers/app-deps.ts';
 import { rssMiB } from '../../scripts/reliability/harness.ts';
 import { OtlpReceiver } from '../../src/receiver/receiver.ts';
 import { fastExportEnv, startService, type RunningService } from '../helpers/service.ts';
@@ -188,10 +187,8 @@ function check(c: Case, res: { statusCode: number; headers: Record<string, unkno
 
 
 describe('fuzzing /predict and /predict/batch through inject()', () => {
-  const silent = new Writable({ write: (_c, _e, cb) => cb() });
-  const telemetry: TelemetryStatus = { tracingEnabled: true, metricsEnabled: true, logsEnabled: false, stats: () => ({}) };
   const config = parseConfig({ DEFAULT_LATENCY_MS: '0', ...LIMITS }, '1.0.0');
-  const { app, lifecycle } = buildApp(config, { logger: createLogger({ level: 'silent', exportLogs: false, destination: silent }), telemetry });
+  const { app, lifecycle } = buildApp(config, appDeps());
   lifecycle.ready = true;
   after(() => app.close());
 

@@ -3,24 +3,22 @@
 // bare CR cannot inject a response header.
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { InjectOptions } from 'fastify';
-import { buildApp, type TelemetryStatus } from '../../src/service/app.ts';
+import { buildApp } from '../../src/service/app.ts';
 import { parseConfig } from '../../src/shared/config.ts';
-import { createLogger } from '../../src/telemetry/logger.ts';
+import type { TelemetryStatus } from '../../src/telemetry/sdk.ts';
+import { appDeps, TELEMETRY_OFF } from '../helpers/app-deps.ts';
 import { OtlpReceiver } from '../../src/receiver/receiver.ts';
 import { fastExportEnv, startService, type RunningService } from '../helpers/service.ts';
 
 const STACK = /\n\s+at |\bat .+:\d+:\d+|\.(?:ts|js):\d+/;
 const SECRET = 'SECRET-0f9e8d7c-internal-detail';
 const MARKER = 'm4rk3r-z9x8';
-const silent = new Writable({ write: (_c, _e, cb) => cb() });
 
 function make(env: Record<string, string>, stats: TelemetryStatus['stats'] = () => ({})) {
   const config = parseConfig({ DEFAULT_LATENCY_MS: '0', BODY_LIMIT_BYTES: '1024', ...env }, '1.0.0');
-  const telemetry: TelemetryStatus = { tracingEnabled: true, metricsEnabled: true, logsEnabled: false, stats };
-  const built = buildApp(config, { logger: createLogger({ level: 'silent', exportLogs: false, destination: silent }), telemetry });
+  const built = buildApp(config, appDeps({ telemetry: { ...TELEMETRY_OFF, stats } }));
   built.lifecycle.ready = true;
   return built.app;
 }

@@ -1,19 +1,16 @@
 // The HTTP API through Fastify's inject(): response shapes and every bad-input case. No SDK is registered here,
 // so the API is no-op and trace ids come from the service's own fallback (still 32 hex, still unique).
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
-import { buildApp, type TelemetryStatus } from '../../src/service/app.ts';
+import { buildApp } from '../../src/service/app.ts';
 import { parseConfig } from '../../src/shared/config.ts';
-import { createLogger } from '../../src/telemetry/logger.ts';
+import { appDeps, TELEMETRY_OFF } from '../helpers/app-deps.ts';
 
 const HEX32 = /^[0-9a-f]{32}$/;
-const silent = new Writable({ write: (_c, _e, cb) => cb() });
-const telemetry: TelemetryStatus = { tracingEnabled: true, metricsEnabled: true, logsEnabled: false, stats: () => ({}) };
 
 function make(env: Record<string, string> = {}) {
   const config = parseConfig({ DEFAULT_LATENCY_MS: '0', ...env }, '1.2.3');
-  const built = buildApp(config, { logger: createLogger({ level: 'silent', exportLogs: false, destination: silent }), telemetry });
+  const built = buildApp(config, appDeps({ telemetry: { ...TELEMETRY_OFF, tracingEnabled: true, metricsEnabled: true } }));
   built.lifecycle.ready = true;
   return built;
 }

@@ -236,25 +236,27 @@ describe('shutdown and faults', () => {
   });
 });
 
-// Each protocol, and which export pipeline it takes (the start-up line says): eager for OTLP protobuf unless an
-// option only the SDK's exporter implements is set, the SDK's for http/json; log lines go straight from the logger
-// to the eager exporter unless a variable only the SDK's Logger honours is set, and the model's stage spans
-// likewise unless one only the SDK's Tracer honours is.
-const pipelines: { protocol: 'grpc' | 'http/protobuf' | 'http/json'; env: Record<string, string>; line: string }[] = [
-  { protocol: 'http/protobuf', env: {}, line: 'Export pipeline: spans eager, log records eager' },
-  { protocol: 'http/json', env: {}, line: 'Export pipeline: spans sdk (protocol http/json), log records sdk (protocol http/json)' },
-  { protocol: 'grpc', env: { EXPORT_PIPELINE: 'sdk' }, line: 'Export pipeline: spans sdk, log records sdk' },
-  { protocol: 'grpc', env: { OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=lab' }, line: 'Export pipeline: spans sdk (OTEL_EXPORTER_OTLP_HEADERS is set), log records sdk (OTEL_EXPORTER_OTLP_HEADERS is set)' },
-  { protocol: 'grpc', env: { OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT: '64' }, line: "Export pipeline: spans eager, log records eager (through the SDK's Logger: OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT is set)" },
-  { protocol: 'grpc', env: { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '64' }, line: "Export pipeline: spans eager (through the SDK's Tracer: OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT is set), log records eager" },
+// Each protocol, and which export path the plan gives it (the start-up log says, with the reason): eager for OTLP
+// protobuf unless an option only the SDK's exporter implements is set, the SDK's for http/json; the server and
+// stage spans built directly unless a variable only the SDK's Tracer honours is set.
+const pipelines: { protocol: 'grpc' | 'http/protobuf' | 'http/json'; env: Record<string, string>; traces: string[]; logs: string }[] = [
+  { protocol: 'http/protobuf', env: {}, traces: ['eager path', 'spans direct'], logs: 'eager path' },
+  { protocol: 'http/json', env: {}, traces: ['sdk path (protocol http/json', 'spans sdk'], logs: 'sdk path (protocol http/json' },
+  { protocol: 'grpc', env: { EXPORT_PIPELINE: 'sdk' }, traces: ['sdk path (EXPORT_PIPELINE=sdk)', 'spans sdk'], logs: 'sdk path (EXPORT_PIPELINE=sdk)' },
+  { protocol: 'grpc', env: { OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=lab' }, traces: ['sdk path (OTEL_EXPORTER_OTLP_HEADERS is set'], logs: 'sdk path (OTEL_EXPORTER_OTLP_HEADERS is set' },
+  { protocol: 'grpc', env: { OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT: '64' }, traces: ['eager path', 'spans direct'], logs: 'eager path' },
+  { protocol: 'grpc', env: { OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '64' }, traces: ['eager path', 'spans sdk (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT is set'], logs: 'eager path' },
 ];
-for (const { protocol, env, line } of pipelines) {
+for (const { protocol, env, traces, logs } of pipelines) {
   test(`traces, metrics and logs also arrive over OTLP ${protocol} ${JSON.stringify(env)}`, async () => {
     const receiver = new OtlpReceiver({ grpcPort: 0, httpPort: 0, healthPort: 0 });
     await receiver.start();
     const svc = await startService({ ...fastExportEnv(protocol === 'grpc' ? receiver.grpcUrl : receiver.httpUrl), OTEL_EXPORTER_OTLP_PROTOCOL: protocol, ...env });
     try {
-      assert.ok(svc.logLines().some((l) => l.msg === line), `start-up line: ${line}`);
+      const planLine = (signal: string) => String(svc.logLines().find((l) => String(l.msg).startsWith(`Export plan: ${signal}: `))?.msg ?? '');
+      for (const part of traces) assert.ok(planLine('traces').includes(part), `${planLine('traces')} says ${part}`);
+      assert.ok(planLine('logs').includes(logs), `${planLine('logs')} says ${logs}`);
+      assert.ok(planLine('metrics').includes(`otlp ${protocol} to `), planLine('metrics'));
       const res = await postJson(`${svc.url}/predict`, { features: [1, 2] });
       await receiver.waitForTrace(res.body.trace_id, 10_000);
       await receiver.waitFor(() => receiver.metrics.some((m) => m.name === 'http_requests_total'), 10_000, 'metrics');

@@ -16,6 +16,7 @@ import { TracerProvider, type ReadableSpan, type SpanProcessor } from '@opentele
 import { buildApp } from '../../src/service/app.ts';
 import { parseConfig } from '../../src/shared/config.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
+import { appDeps } from '../helpers/app-deps.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as (options?: { type: 'major'; execution: 'async' }) => Promise<void>;
@@ -42,10 +43,10 @@ after(() => {
 test('the spans of a request on a kept-alive connection are collectable once it is answered', async () => {
   const config = parseConfig({ DEFAULT_LATENCY_MS: '0' }, '1.2.3');
   const silent = new Writable({ write: (_c, _e, cb) => cb() });
-  const { app, lifecycle } = buildApp(config, {
+  const { app, lifecycle } = buildApp(config, appDeps({
     logger: createLogger({ level: 'info', exportLogs: false, destination: silent }),
-    telemetry: { tracingEnabled: true, metricsEnabled: false, logsEnabled: false, stats: () => ({}) },
-  });
+    tracer: provider.getTracer('span-lifetime'),
+  }));
   lifecycle.ready = true;
   await app.listen({ host: '127.0.0.1', port: 0 });
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });

@@ -15,7 +15,7 @@ import {
   type HistogramMetricData,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import { HistogramTable, histogramProducer, type HistogramOptions } from '../../src/telemetry/histograms.ts';
+import { HistogramProducer, HistogramTable, type HistogramOptions } from '../../src/telemetry/histograms.ts';
 
 const resource = resourceFromAttributes({ 'service.name': 'svc' });
 const SCOPE = { name: 'inference-service', version: '1.0.0' };
@@ -86,9 +86,8 @@ describe('histograms aggregated by series key', () => {
       const sdkHistogram = meter.createHistogram('http.server.request.duration', OPTIONS);
       const fromSdk = await rounds((_k, attrs, v) => sdkHistogram.record(v, attrs), async () => (await sdkReader.collect()).resourceMetrics);
 
-      const producer = histogramProducer(SCOPE, { selectAggregationTemporality: () => temporality }, resource);
-      assert.ok(producer, 'explicit buckets: the producer aggregates');
-      const table = new HistogramTable('http.server.request.duration', OPTIONS, () => assert.fail('the SDK histogram is not created'));
+      const producer = new HistogramProducer(SCOPE, temporality, resource);
+      const table = new HistogramTable('http.server.request.duration', OPTIONS, producer);
       // The producer through a real reader, as instrumentation.ts gives it to the PeriodicExportingMetricReader.
       const reader = new Reader({ metricProducers: [producer] });
       new MeterProvider({ resource, readers: [reader] });
@@ -102,16 +101,13 @@ describe('histograms aggregated by series key', () => {
     });
   }
 
-  test('the SDK\'s Histogram records when the exporter asks for another aggregation, and when no producer is set up', () => {
-    const others: AggregationOption[] = [{ type: AggregationType.EXPONENTIAL_HISTOGRAM }, { type: AggregationType.EXPLICIT_BUCKET_HISTOGRAM, options: { boundaries: [1, 2] } }];
-    for (const aggregation of others) {
-      assert.equal(histogramProducer(SCOPE, { selectAggregation: (t) => (t === InstrumentType.HISTOGRAM ? aggregation : { type: AggregationType.DEFAULT }) }, resource), undefined);
-      const recorded: [number, Attributes | undefined][] = [];
-      const table = new HistogramTable('h', OPTIONS, () => ({ record: (v, a) => void recorded.push([v, a]) }));
-      assert.equal(table.record('k', 1), false, 'every record goes through create');
-      table.create('k', ok, 1);
-      table.create('k', ok, 2);
-      assert.deepEqual(recorded, [[1, ok], [2, ok]]);
-    }
+  test("without a producer every record goes to the histogram it is given (the SDK's or the API's)", () => {
+    const recorded: [number, Attributes | undefined][] = [];
+    const table = new HistogramTable('h', OPTIONS, () => ({ record: (v, a) => void recorded.push([v, a]) }));
+    assert.equal(table.record('k', 1), false, 'every record goes through create');
+    table.create('k', ok, 1);
+    table.create('k', ok, 2);
+    assert.deepEqual(recorded, [[1, ok], [2, ok]]);
   });
 });
+
