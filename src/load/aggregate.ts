@@ -4,7 +4,7 @@ import type { Histogram } from 'hdr-histogram-js';
 import type { CliOptions } from './args.ts';
 import type { RunResult } from './engine.ts';
 import { auditTraces, type Delivery, type TraceAudit } from './trace-audit.ts';
-import type { SloResult } from './slo.ts';
+import { checkSlos, type SloResult } from './slo.ts';
 
 export const SUMMARY_SCHEMA = 'load-generator.summary/v1';
 
@@ -54,6 +54,8 @@ export interface Summary {
     total: number;
     sent: number;
     completed: number;
+    /** Completed with an HTTP status, any status: the requests the service answered. */
+    answered: number;
     successful: number;
     failed: number;
     late: number;
@@ -84,6 +86,7 @@ export interface Summary {
     cpuUserMs: number;
     cpuSystemMs: number;
     eventLoopDelayMs: { mean: number; p50: number; p99: number; max: number };
+    /** Never true for a run that got no answer: spinning through refused connections says nothing about the client. */
     saturated: boolean;
   };
   warnings: string[];
@@ -155,7 +158,7 @@ export function bucketize(h: Histogram, edgesMs: readonly number[]): Bucket[] {
   });
 }
 
-/** Pure: the summary of one run. `delivery` is the receiver's answer when traces were verified. */
+/** Pure: the summary of one run, objectives checked. `delivery` is the receiver's answer when traces were verified. */
 export function aggregate(run: RunResult, cli: CliOptions, delivery: Delivery | null = null): Summary {
   const o = run.options;
   const durationS = run.durationMs / 1000;
@@ -185,10 +188,14 @@ export function aggregate(run: RunResult, cli: CliOptions, delivery: Delivery | 
     p99: round(Math.max(0, c.eventLoopDelayMs.p99 - ELD_RESOLUTION_MS)),
     max: round(Math.max(0, c.eventLoopDelayMs.max - ELD_RESOLUTION_MS)),
   };
-  const saturated = cpuPercent >= SATURATED_CPU_PERCENT || eld.p99 >= SATURATED_ELD_P99_MS;
+  const answered = Object.values(run.statusCounts).reduce((n, k) => n + k, 0);
+  const saturated = answered > 0 && (cpuPercent >= SATURATED_CPU_PERCENT || eld.p99 >= SATURATED_ELD_P99_MS);
 
   const audit = auditTraces(run.traces);
   const warnings: string[] = [];
+  if (run.sent > 0 && answered === 0) {
+    warnings.push(`No request was answered (${run.failed} failed before a response): these figures say nothing about the service.`);
+  }
   if (shortfall && o.rate !== null && send !== null) {
     const why =
       run.late > 0 || run.dropped > 0
@@ -212,7 +219,7 @@ export function aggregate(run: RunResult, cli: CliOptions, delivery: Delivery | 
   }
   if (run.interrupted) warnings.push('The run was interrupted: figures cover the requests sent before that.');
 
-  return {
+  const summary: Omit<Summary, 'slo'> = {
     schema: SUMMARY_SCHEMA,
     config: {
       target: o.target,
@@ -235,6 +242,7 @@ export function aggregate(run: RunResult, cli: CliOptions, delivery: Delivery | 
       total: run.sent + run.dropped,
       sent: run.sent,
       completed: run.completed,
+      answered,
       successful: run.successful,
       failed: run.failed,
       late: run.late,
@@ -263,6 +271,6 @@ export function aggregate(run: RunResult, cli: CliOptions, delivery: Delivery | 
       saturated,
     },
     warnings,
-    slo: [],
   };
+  return { ...summary, slo: checkSlos(cli.slos, summary) };
 }

@@ -3,36 +3,24 @@
 // them at once and tests can check them as data.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { LoadOptions } from './engine.ts';
+import { LOCAL_SERVICE, PORT_FORWARD } from './preflight.ts';
 import { parseSlo, type Slo } from './slo.ts';
+
+// The CLI's options embed the engine's; re-exported for callers that build both.
+export type { LoadOptions };
 
 export interface ArgError {
   flag: string;
   message: string;
 }
 
-/** What the engine needs to generate load. */
-export interface LoadOptions {
-  /** Full target URL (origin + endpoint). */
-  target: string;
-  method: 'GET' | 'POST';
-  body: string | null;
-  /** Stop after this many requests (null: run for `durationMs`). */
-  requests: number | null;
-  durationMs: number | null;
-  /** Total target rate in req/s (open model); null: closed model with `concurrency` workers. */
-  rate: number | null;
-  /** Maximum requests in flight (open model) or number of workers (closed model). */
-  concurrency: number;
-  /** Per-request deadline from the actual send. */
-  timeoutMs: number;
-  /** Send a W3C traceparent with a client-generated trace id on every request. */
-  propagate: boolean;
-}
-
 /** Everything the CLI needs besides the engine options. */
 export interface CliOptions {
   load: LoadOptions;
   url: string;
+  /** Tried when nothing listens at `url`: set only when --url was not given. */
+  fallbackUrl: string | null;
   warmupMs: number;
   warmupRequests: number;
   buckets: readonly number[];
@@ -45,7 +33,8 @@ export interface CliOptions {
 }
 
 export const DEFAULTS = Object.freeze({
-  url: 'http://localhost:9002',
+  url: 'http://localhost:9002', // the guide's kubectl port-forward
+  fallbackUrl: LOCAL_SERVICE, // `npm start`, used when nothing listens at the default and it answers /health
   endpoint: '/predict',
   requests: 100,
   concurrency: 10,
@@ -59,7 +48,8 @@ export const USAGE = `Usage: load [options]
 
 Generates HTTP load against the inference service and reports latency, errors and trace delivery.
 
-  --url URL              service base URL (default ${DEFAULTS.url})
+  --url URL              service base URL (default ${DEFAULTS.url}, the guide's port-forward; when nothing
+                         listens there and ${DEFAULTS.fallbackUrl}/health answers (npm start), that is used)
   --endpoint PATH        request path (default ${DEFAULTS.endpoint})
   --requests N           total requests to send (default ${DEFAULTS.requests})
   --duration D           run for a duration instead (30s, 500ms, 2m)
@@ -84,7 +74,10 @@ Generates HTTP load against the inference service and reports latency, errors an
   --quiet                no progress display
   -h, --help             this help
 
-Exit codes: 0 ok, 1 an SLO was violated, 2 bad arguments.`;
+Nothing listening at the URL stops the run before it starts. Start the service with \`npm start\`, or pass
+--url ${DEFAULTS.fallbackUrl}, or run the guide's port-forward: ${PORT_FORWARD}
+
+Exit codes: 0 ok, 1 an SLO was violated, 2 bad arguments, 3 nothing listens at the URL or no request was answered.`;
 
 type RawValues = Record<string, string | boolean | string[] | undefined>;
 
@@ -149,8 +142,18 @@ function parseUrl(raw: string): URL | null {
   }
 }
 
+/** The URL used without --url, and the one tried when nothing listens there (tests point both at their servers). */
+export interface UrlDefaults {
+  url: string;
+  fallbackUrl: string | null;
+}
+
 /** Turns parsed flag values into options, collecting every problem instead of stopping at the first. */
-export function validate(values: RawValues, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): {
+export function validate(
+  values: RawValues,
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+  defaults: UrlDefaults = DEFAULTS,
+): {
   options: CliOptions | null;
   errors: ArgError[];
 } {
@@ -181,7 +184,7 @@ export function validate(values: RawValues, readFile: (path: string) => string =
     return ms;
   };
 
-  const rawUrl = str('url') ?? DEFAULTS.url;
+  const rawUrl = str('url') ?? defaults.url;
   const base = parseUrl(rawUrl);
   if (!base) fail('--url', `must be an http:// or https:// URL (got ${JSON.stringify(rawUrl)})`);
   const endpointFlag = str('endpoint');
@@ -295,6 +298,7 @@ export function validate(values: RawValues, readFile: (path: string) => string =
   const options: CliOptions = Object.freeze({
     load,
     url: rawUrl,
+    fallbackUrl: str('url') === undefined ? defaults.fallbackUrl : null,
     warmupMs,
     warmupRequests,
     buckets: Object.freeze(buckets),
@@ -309,10 +313,13 @@ export function validate(values: RawValues, readFile: (path: string) => string =
 }
 
 /** parse + validate in one call. */
-export function parseCli(argv: readonly string[]): { options: CliOptions | null; help: boolean; errors: ArgError[] } {
+export function parseCli(
+  argv: readonly string[],
+  defaults: UrlDefaults = DEFAULTS,
+): { options: CliOptions | null; help: boolean; errors: ArgError[] } {
   const parsed = parse(argv);
   if (parsed.errors.length > 0) return { options: null, help: false, errors: parsed.errors };
   if (parsed.help) return { options: null, help: true, errors: [] };
-  const { options, errors } = validate(parsed.values);
+  const { options, errors } = validate(parsed.values, undefined, defaults);
   return { options, help: false, errors };
 }

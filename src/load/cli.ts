@@ -1,9 +1,10 @@
-// The thin CLI: parse -> validate -> run (engine events drive the progress display) -> aggregate -> print.
-// Exit codes: 0 ok, 1 an SLO was violated, 2 bad arguments.
+// The thin CLI: parse -> validate -> check the target listens -> run (engine events drive the progress display)
+// -> aggregate -> print.
+// Exit codes: 0 ok, 1 an SLO was violated, 2 bad arguments, 3 nothing listens at the URL or no request was answered.
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { aggregate } from './aggregate.ts';
-import { USAGE, parseCli, type CliOptions, type LoadOptions } from './args.ts';
+import { DEFAULTS, USAGE, parseCli, type CliOptions, type LoadOptions, type UrlDefaults } from './args.ts';
 import { LoadRun, closeConnections, createConnections } from './engine.ts';
 import {
   formatConfiguration,
@@ -12,9 +13,10 @@ import {
   formatProgressDone,
   formatProgressLine,
   formatResults,
+  formatUnanswered,
   formatViolations,
 } from './print.ts';
-import { checkSlos } from './slo.ts';
+import { chooseTarget } from './preflight.ts';
 import { uniqueIds, verifyTraces, type Delivery } from './trace-audit.ts';
 
 export interface Io {
@@ -33,8 +35,15 @@ function warmupOptions(cli: CliOptions): LoadOptions | null {
   };
 }
 
-export async function main(argv: readonly string[], io: Io = process): Promise<number> {
-  const { options: cli, help, errors } = parseCli(argv);
+/** The CLI's options aimed at another target (the fallback chosen when nothing listens at the default). */
+function withTarget(cli: CliOptions, target: string): CliOptions {
+  return Object.freeze({ ...cli, url: new URL(target).origin, load: Object.freeze({ ...cli.load, target }) });
+}
+
+export async function main(argv: readonly string[], io: Io = process, defaults: UrlDefaults = DEFAULTS): Promise<number> {
+  const parsed = parseCli(argv, defaults);
+  const { help, errors } = parsed;
+  let cli = parsed.options;
   if (help) {
     io.stdout.write(USAGE + '\n');
     return 0;
@@ -48,6 +57,15 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
   // Text goes to stdout; with --json, stdout carries only the JSON and the progress display moves to stderr.
   const report = cli.json ? io.stderr : io.stdout;
   const tty = report.isTTY === true;
+  const choice = await chooseTarget(cli.load.target, cli.fallbackUrl, Math.min(cli.load.timeoutMs, 10_000));
+  if ('error' in choice) {
+    io.stderr.write(`load: ${choice.error}\n`);
+    return 3;
+  }
+  if (choice.notice !== null) {
+    report.write(choice.notice + '\n');
+    cli = withTarget(cli, choice.target);
+  }
   if (!cli.json) io.stdout.write(formatConfiguration(cli));
 
   const connections = createConnections(cli.load);
@@ -93,13 +111,18 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
       delivery = await verifyTraces(cli.verifyTraces, ids);
     }
 
-    const base = aggregate(run, cli, delivery);
-    const summary = { ...base, slo: checkSlos(cli.slos, base) };
+    const summary = aggregate(run, cli, delivery);
     if (cli.json) io.stdout.write(formatJson(summary));
     else io.stdout.write(formatResults(summary));
     if (cli.out !== null) writeFileSync(cli.out, formatJson(summary));
     const violations = formatViolations(summary);
     for (const v of violations) io.stderr.write(v + '\n');
+    // A run that got no answer at all measured nothing about the service, whatever the objectives say.
+    const unanswered = formatUnanswered(summary);
+    if (unanswered !== null) {
+      io.stderr.write(`load: ${unanswered}\n`);
+      return 3;
+    }
     return violations.length > 0 ? 1 : 0;
   } finally {
     process.off('SIGINT', onSigint);

@@ -12,8 +12,26 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { build, type Histogram } from 'hdr-histogram-js';
 import { Client, type Dispatcher } from 'undici';
-import type { LoadOptions } from './args.ts';
 import { TraceparentSource, traceIdOf, type TraceLog } from './trace-audit.ts';
+
+/** What the engine needs to generate load. */
+export interface LoadOptions {
+  /** Full target URL (origin + endpoint). */
+  target: string;
+  method: 'GET' | 'POST';
+  body: string | null;
+  /** Stop after this many requests (null: run for `durationMs`). */
+  requests: number | null;
+  durationMs: number | null;
+  /** Total target rate in req/s (open model); null: closed model with `concurrency` workers. */
+  rate: number | null;
+  /** Maximum requests in flight (open model) or number of workers (closed model). */
+  concurrency: number;
+  /** Per-request deadline from the actual send. */
+  timeoutMs: number;
+  /** Send a W3C traceparent with a client-generated trace id on every request. */
+  propagate: boolean;
+}
 
 export type ErrorClass = 'timeout' | 'refused' | 'reset' | 'other';
 
@@ -74,8 +92,7 @@ export function newHistogram(): Histogram {
  * connection, so a worker that sends from inside the previous response's end callback reuses the socket that just
  * answered. Through a Pool the next request went to another, idle socket, which undici 8 first validates for a
  * check-phase turn (setImmediate, GHSA-35p6-xmwp-9g52) on top of the turn it waits after every response, and the
- * pool searched its clients and handled a drain event per request: measured 38 µs of CPU per request with a Pool,
- * 26 µs this way (closed model, 10 connections; docs/LOAD-GENERATOR.md).
+ * pool searched its clients and handled a drain event per request: about a third more CPU per request.
  */
 export function createConnections(options: LoadOptions): Client[] {
   const origin = new URL(options.target).origin;

@@ -171,9 +171,9 @@ export function formatResults(s: Summary): string {
     }
   }
   const c = s.client;
-  lines.push(
-    `${pad('Load generator:')}CPU ${c.cpuPercent.toFixed(0)}% of one core, event-loop delay p99 ${formatMs(c.eventLoopDelayMs.p99)}${c.saturated ? ' (SATURATED)' : ' (not saturated)'}`,
-  );
+  // Without a single answer there is no load to judge the client by, so no verdict is printed.
+  const verdict = s.requests.answered === 0 ? '' : c.saturated ? ' (SATURATED)' : ' (not saturated)';
+  lines.push(`${pad('Load generator:')}CPU ${c.cpuPercent.toFixed(0)}% of one core, event-loop delay p99 ${formatMs(c.eventLoopDelayMs.p99)}${verdict}`);
   if (s.startLagMs) lines.push(`${pad('Start lag:')}p50 ${formatMs(s.startLagMs.p50)}, p99 ${formatMs(s.startLagMs.p99)}, max ${formatMs(s.startLagMs.max)} behind schedule`);
   if (s.slo.length > 0) {
     lines.push('', 'SLO:');
@@ -196,6 +196,12 @@ export function formatActual(actual: number, unit: string): string {
 /** One line per violated objective, naming it. */
 export function formatViolations(s: Summary): string[] {
   return s.slo.filter((r) => !r.ok).map((r) => `SLO violated: ${r.expr} (actual ${formatActual(r.actual, r.unit)})`);
+}
+
+/** The line the CLI prints (and exits 3 on) when requests were sent and none was answered; null otherwise. */
+export function formatUnanswered(s: Summary): string | null {
+  if (s.requests.sent === 0 || s.requests.answered > 0) return null;
+  return `no request to ${new URL(s.config.target).origin} was answered (${errorsText(s)}): the service stopped listening or never answered.`;
 }
 
 export function formatJson(s: Summary): string {

@@ -1,5 +1,5 @@
-// Service-level objectives given as `--slo "p99<200ms"`: parsed once, then checked against the pure summary.
-import type { Summary } from './aggregate.ts';
+// Service-level objectives given as `--slo "p99<200ms"`: parsed once, then checked against the run's figures.
+// A leaf module: the aggregation calls it with the summary's figures, so nothing here imports the summary type.
 
 type Op = '<' | '<=' | '>' | '>=';
 type LatencyMetric = 'min' | 'max' | 'mean' | 'p50' | 'p90' | 'p95' | 'p99' | 'p99.9';
@@ -14,6 +14,13 @@ export interface SloResult {
   ok: boolean;
   actual: number;
   unit: string;
+}
+
+/** The figures an objective can be checked against: the part of the summary that `checkSlos` reads. */
+export interface SloFigures {
+  latencyMs: Record<'min' | 'max' | 'mean' | 'p50' | 'p90' | 'p95' | 'p99' | 'p999', number>;
+  requests: { total: number; successful: number; failed: number; late: number };
+  rate: { actual: number };
 }
 
 const LATENCY_UNITS: Record<string, number> = { us: 1e-3, µs: 1e-3, ms: 1, s: 1000 };
@@ -57,8 +64,8 @@ function holds(actual: number, op: Op, value: number): boolean {
   }
 }
 
-/** Checks each objective against the summary. Latency objectives use the latency from the scheduled start. */
-export function checkSlos(slos: readonly Slo[], summary: Summary): SloResult[] {
+/** Checks each objective against the figures. Latency objectives use the latency from the scheduled start. */
+export function checkSlos(slos: readonly Slo[], summary: SloFigures): SloResult[] {
   return slos.map((slo) => {
     let actual: number;
     let unit: string;

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import type { CliOptions, LoadOptions } from '../../src/load/args.ts';
+import type { CliOptions } from '../../src/load/args.ts';
 import { aggregate, latencyStats, type Summary } from '../../src/load/aggregate.ts';
-import { LoadRun, runLoad, type RunResult } from '../../src/load/engine.ts';
+import { LoadRun, runLoad, type RunResult, type LoadOptions } from '../../src/load/engine.ts';
 
 // A target that answers after `delayMs`, except that one request (number `stallAt`, counting from 1, per reset)
 // starts a stall: every request arriving in the next `stallMs` is answered only when the stall ends.
@@ -55,6 +55,7 @@ function summarize(run: RunResult): Summary {
   const cli: CliOptions = {
     load: run.options,
     url: base,
+    fallbackUrl: null,
     warmupMs: 0,
     warmupRequests: 0,
     buckets: [50, 100, 150, 200, 250],

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import type { CliOptions, LoadOptions } from '../../src/load/args.ts';
+import type { CliOptions } from '../../src/load/args.ts';
 import { aggregate } from '../../src/load/aggregate.ts';
-import { runLoad, type RunResult } from '../../src/load/engine.ts';
+import { runLoad, type RunResult, type LoadOptions } from '../../src/load/engine.ts';
 
 // Request n (from 1) is answered by its last digit: 1 -> 500, 2 -> 404, 3 -> connection reset,
 // 4 -> never answered (a timeout), anything else -> 200.
@@ -53,6 +53,7 @@ function summarize(run: RunResult): ReturnType<typeof aggregate> {
   const cli: CliOptions = {
     load: run.options,
     url: base,
+    fallbackUrl: null,
     warmupMs: 0,
     warmupRequests: 0,
     buckets: [50, 100],

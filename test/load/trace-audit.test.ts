@@ -5,8 +5,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { LoadOptions } from '../../src/load/args.ts';
-import { runLoad } from '../../src/load/engine.ts';
+import { runLoad, type LoadOptions } from '../../src/load/engine.ts';
 import { TraceparentSource, auditTraces, traceIdOf, uniqueIds, verifyTraces } from '../../src/load/trace-audit.ts';
 import { OtlpReceiver } from '../../src/receiver/receiver.ts';
 
