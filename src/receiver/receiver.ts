@@ -98,12 +98,10 @@ export class OtlpReceiver {
 
   /**
    * HTTP/2 flow-control windows of GRPC_WINDOW_BYTES for every gRPC connection, as the Collector's gRPC server
-   * (grpc-go) reaches by its bandwidth-delay estimation (it grows them up to 16 MiB). grpc-js servers keep Node's
-   * 64 KiB and have no option for it: an exporter sending a 270 KB batch then waits for several WINDOW_UPDATEs,
-   * each one a wake-up and a few more writes on its side. Measured on the service at saturation (user + system CPU
-   * per request, three interleaved pairs by hand): 107.3, 116.5, 108.4 us with 64 KiB, 102.1, 104.1, 102.3 us
-   * with 16 MiB (docs/PERFORMANCE.md). grpc-js keeps its HTTP/2 servers in a private field; without it (another
-   * grpc-js version) the windows stay as they are, and test/receiver.test.ts fails.
+   * (grpc-go) reaches by its bandwidth-delay estimation. grpc-js servers keep Node's 64 KiB and have no option for it
+   * (https://github.com/grpc/grpc-node/pull/3058 adds one), so an exporter sending a large batch waits for several
+   * WINDOW_UPDATEs; the saving is in docs/PERFORMANCE.md. grpc-js keeps its HTTP/2 servers in a private field; without
+   * it (another grpc-js version) the windows stay as they are, and test/receiver/receiver.test.ts fails.
    */
   private widenFlowControlWindows(): void {
     const servers = (this.grpcServer as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;

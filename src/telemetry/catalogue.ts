@@ -99,7 +99,7 @@ export interface Instruments {
 /**
  * Makes every instrument on `meter`. `histograms`: the producer the histogram tables report to (the export plan
  * decides; without one they record into the meter's own histograms). `exportOutcomes`: read at each collection
- * for telemetry_export_items_total, per signal (spans, metric data points, log records).
+ * for telemetry_export_items_total, per signal.
  */
 export function createInstruments(
   meter: Meter,
@@ -120,7 +120,7 @@ export function createInstruments(
     // Nothing lost silently: what each signal's export delivered, failed to deliver or dropped.
     meter
       .createObservableCounter('telemetry_export_items_total', {
-        description: 'Spans, metric data points and log records by export outcome: exported, failed (the Collector refused or was unreachable) or dropped (queue full).',
+        description: 'Spans and log records by export outcome: exported, failed (the Collector refused or was unreachable) or dropped (queue full).',
         unit: '{item}',
         valueType: ValueType.INT,
       })

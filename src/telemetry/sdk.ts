@@ -203,7 +203,10 @@ export function startTelemetry(config: Config, plan: ExportPlan): Telemetry {
     ['log_records', logRecords?.status() ?? NO_EXPORT],
   ];
   const meter = metrics.getMeter(SCOPE.name, SCOPE.version);
-  const instruments = createInstruments(meter, histograms, metricExporter ? signals : undefined);
+  // Spans and log records only: a count of metric points exported would change at every export, so the metrics
+  // could never be at rest (the receiver prints what changed); their figures are on /health and failures warned.
+  const exportOutcomes = () => signals().filter(([name]) => name !== 'metric_points');
+  const instruments = createInstruments(meter, histograms, metricExporter ? exportOutcomes : undefined);
   const sdkTracer = trace.getTracer(SCOPE.name, SCOPE.version);
   const tracer = plan.traces.spans === 'direct' && eagerSpans && resource
     ? directTracer({ emit: eagerSpans.emit, resource, scope: SCOPE }, traceSampler, sdkTracer)
