@@ -103,8 +103,8 @@ function start(core: number, cmd: string, args: string[], env: Record<string, st
   const [c, a] = pinned(core, cmd, args);
   // A server's output (its request logs, thousands of lines a second) goes to a file. Read through a pipe by this
   // process, it took CPU from the load generator's core during P4 (and from either core before): P4's disabled
-  // service, which logs as much as the full one, measured a p99 of 1.06-1.43 ms in the bench that way (Runs S and
-  // T, docs/PERFORMANCE.md) against 0.88-1.05 ms in the same sequence replayed by hand with its output in a file.
+  // service, which logs as much as the full one, measured a p99 of 1.06-1.43 ms in the bench that way (two
+  // runs) against 0.88-1.05 ms in the same sequence replayed by hand with its output in a file.
   const dir = typeof ready === 'string' ? mkdtempSync(join(os.tmpdir(), 'bench-')) : null;
   const file = dir === null ? null : join(dir, 'output.log');
   const fd = file === null ? null : openSync(file, 'a');
@@ -265,8 +265,8 @@ async function telemetryDropped(serviceUrl: string): Promise<number> {
 /**
  * What a Deployment's kubelet does to a running pod (k8s/deployment.yaml: /readyz every 2 s, /livez every 10 s),
  * plus the bench's own /health poll, once a second in turn until stopped. Started with the service, it puts every
- * route the bench calls into the code V8 optimises during the warm-up (see P4 and "How it is measured"). `sent`
- * counts the requests answered so far (each one a span of the full service).
+ * route the bench calls into the code V8 optimises during the warm-up (see P4 below and docs/PERFORMANCE.md, "How to
+ * reproduce"). `sent` counts the requests answered so far (each one a span of the full service).
  */
 function probes(serviceUrl: string): { sent(): number; stop(): Promise<void> } {
   let running = true;
@@ -439,7 +439,7 @@ try {
   // P4: added latency at a fixed 1,000 req/s (open model), full telemetry vs disabled. A p99 at 1,000 req/s rests
   // on about 10 requests a second, and this machine alone moves it by milliseconds, so the pair runs ROUNDS times,
   // interleaved, for P4_S seconds each, and the medians are compared. What measured the bench rather than the
-  // service, and is kept out (docs/PERFORMANCE.md has the figures, `node --trace-opt --trace-deopt --trace-gc`):
+  // service, and is kept out (measured by hand with `node --trace-opt --trace-deopt --trace-gc`):
   // - the JIT: V8 compiles the request path with TurboFan on threads that share the service's one core, and each
   //   burst (routeHandler 21-36 ms, startRequest 17-37 ms, endRequest 17-21 ms of compiling) stalls the event loop.
   //   A running service has done this; the bench must not make it happen again in the window. It did: the first

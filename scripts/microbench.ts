@@ -1,4 +1,4 @@
-// The harness of the in-process microbenchmarks (bench-logger.ts, bench-spans.ts): each path runs once to
+// The harness of the in-process microbenchmarks (bench-spans.ts): each path runs once to
 // warm up (JIT, discarded), then ROUNDS rounds with the paths interleaved, so that a slow moment of the machine
 // falls on every path alike. `round` returns the CPU microseconds per unit of one round.
 

@@ -1,7 +1,7 @@
 // A request's spans must not outlive the request. Node captures the active async context in everything it creates
 // (timers, write requests), and the connection's keep-alive timer, created while the response is written, lives
 // until the connection's next request: written inside the request's context, it kept that request's spans alive
-// for as long (at 1,000 req/s, often long enough to be promoted to the old generation; docs/PERFORMANCE.md, P4).
+// for as long (at 1,000 req/s, often long enough to be promoted to the old generation; docs/PERFORMANCE.md, "Fast paths").
 // Here: real SDK context manager and tracer, a real server on port 0, a kept-alive connection left idle, and
 // weak references to every span, which a full GC must clear.
 import assert from 'node:assert/strict';
