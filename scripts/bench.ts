@@ -22,7 +22,7 @@ Every variant side by side on this machine (server on core 0, load on core 1), t
   --out FILE           also write every figure as JSON to FILE
   --variants A,B       measure only these variants (full, disabled, plain, fastapi-uvloop, fastapi); judges nothing
   --env K=V,K=V        extra environment for our variants (what a setting costs)
-  --node-flags "F"     Node/V8 flags for our variants instead of those of npm start
+  --node-flags=F       Node/V8 flags for our variants instead of those of npm start (--node-flags="--max-semi-space-size=16")
   -h, --help           this help`;
 const fail = (msg: string): never => {
   process.stderr.write(`bench: ${msg}\n\n${USAGE}\n`);
@@ -41,7 +41,7 @@ const parsed = (() => {
         variants: { type: 'string' },
         // Extra environment for our variants, to measure what a setting costs: --env LOG_LEVEL=warn,OTEL_LOGS_EXPORTER=none
         env: { type: 'string' },
-        // Node/V8 flags for our variants instead of those of `npm start`: --node-flags "--max-semi-space-size=16"
+        // Node/V8 flags for our variants instead of those of `npm start`: --node-flags="--max-semi-space-size=16"
         'node-flags': { type: 'string' },
       },
     });
@@ -326,10 +326,8 @@ async function measure(name: VariantName, round: number): Promise<void> {
   const port = await freePort();
   const server = await VARIANTS[name].start(port);
   const url = `http://127.0.0.1:${port}`;
-  // Probed from the start, as in P4 and as a kubelet does: without it the full service met its first GETs (the span
-  // settle's /health polls) between the warm-up and the window, and V8 recompiled its request path inside the window
-  // (by hand, 10 s windows after 5 GETs: 102.9 and 109.5 us per request against 99.2 and 102.8 without), while the
-  // other variants, not polled, were measured warm. The bench's own figure for it did not move (Runs AA and AB).
+  // Probed from the start, as in P4 and as a kubelet does: otherwise the full service meets its first GETs (the span
+  // settle's /health polls) between the warm-up and the window, and V8 recompiles its request path inside the window.
   const prober = probes(url);
   try {
     await load(url, ['--duration', `${WARMUP_S}s`, '--concurrency', String(CONCURRENCY)]);
@@ -339,8 +337,7 @@ async function measure(name: VariantName, round: number): Promise<void> {
     let probesBefore: number;
     // Throughput at saturation means the server's core is busy. A window in which the server used less than
     // MIN_CORE_SHARE of it measured the load side (the generator shares its core with the receiver): it is measured
-    // again, at most twice, and the report counts such windows. (Run W: a disabled-service round at 10,250 req/s
-    // with 53 us of CPU per request, 54 % of the core, against 16,167 and 18,197 req/s in the other two.)
+    // again, at most twice, and the report counts such windows.
     for (let attempt = 0; ; attempt++) {
       if (name === 'full') await settledSpans(url);
       spansBefore = (await receiverCounts()).spans;
@@ -349,8 +346,8 @@ async function measure(name: VariantName, round: number): Promise<void> {
       s = await load(url, ['--duration', `${SECONDS}s`, '--concurrency', String(CONCURRENCY)]);
       cpuUs = ((cpuTicks(server.pid) - cpuBefore) / CLK_TCK) * 1e6;
       const share = cpuUs / (s.durationMs * 1000); // the generator's start-up and exit are outside its window
-      // Not for plain node:http, which one load generator core cannot saturate (84-93 % of its core in Runs U to W):
-      // its figure is a lower bound, and no target uses it.
+      // Not for plain node:http, which one load generator core cannot saturate: its figure is a lower bound, and no
+      // target uses it.
       if (share >= MIN_CORE_SHARE || attempt === 2 || name === 'plain') break;
       remeasured.push(`${name} round ${round + 1}: ${Math.round(s.rate.actual)} req/s with the server at ${(share * 100).toFixed(0)} % of its core`);
       process.stderr.write(`  round ${round + 1} ${name}: server at ${(share * 100).toFixed(0)} % of its core (${Math.round(s.rate.actual)} req/s): the load side limited it, measured again\n`);
