@@ -4,8 +4,8 @@
 // write), all of a 2048-span batch in one go on the event loop, and keeps every span object alive until then
 // (copied by young-generation collections, promoted, then collected by mark-compact: the GC and RSS figures in
 // docs/PERFORMANCE.md). The field numbers and the choices (span flags, kind + 1, int vs double) follow the
-// OTLP .proto files and that serializer; test/telemetry/otlp-encode.test.ts and test/telemetry/eager-export.test.ts decode our bytes with the official
-// protobuf definitions and compares them, field by field, with what the SDK's own serializer produces.
+// OTLP .proto files and that serializer; test/telemetry/ decodes our bytes and compares them, field by field, with
+// what the SDK's own serializer produces.
 import type { HrTime } from '@opentelemetry/api';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
