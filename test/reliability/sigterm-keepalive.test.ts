@@ -3,9 +3,9 @@
 // answers carry `Connection: close`, so each client opens its next connection elsewhere. Once the listener has
 // closed, those connection attempts are refused: nothing was sent, a real client retries them on another pod, and
 // they are counted apart, not as answers. So is the occasional reset of a connection made just as the listener
-// closed: the service never read its request, which its own request log shows. Here the
-// client keeps dialling the same address; in Kubernetes new connections have gone to other pods by then. The process still exits 0
-// promptly, with an idle kept-alive connection swept.
+// closed: the service never read its request, which its own request log shows. Here the client keeps dialling the
+// same address; in Kubernetes new connections have gone to other pods by then. The process still exits 0 promptly,
+// with an idle kept-alive connection swept.
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
