@@ -19,10 +19,14 @@ export interface AppDeps {
   readonly instruments: Instruments;
 }
 
-/** Mutable lifecycle state: readiness turns false while draining; closing once the listener is being closed. */
+/** Mutable lifecycle state, set by main.ts on SIGTERM. */
 export interface Lifecycle {
+  /** What /readyz reports: false before listen and from SIGTERM on. */
   ready: boolean;
+  /** Draining: every answer carries `Connection: close`, so kept-alive clients take their next request elsewhere. */
   closing: boolean;
+  /** Date.now() from which a request that still arrives while closing gets 503 ERR_SHUTTING_DOWN. */
+  deadline: number;
 }
 
 const predictionSchema = {
@@ -49,7 +53,7 @@ const batchSchema = {
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
 export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle; admission: Admission } {
-  const lifecycle: Lifecycle = { ready: false, closing: false };
+  const lifecycle: Lifecycle = { ready: false, closing: false, deadline: Number.POSITIVE_INFINITY };
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // No child logger per request from Fastify: the onRequest hook of http-telemetry.ts makes it, with the request
@@ -61,8 +65,8 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     // Reject `__proto__` and `constructor.prototype` keys instead of silently keeping them.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    // Requests that arrive on a kept-alive connection once close() has begun get our own 503 (below), with a
-    // trace id and the error shape, rather than Fastify's.
+    // Fastify would answer 503 to requests arriving on a kept-alive connection once close() has begun; they are
+    // served (with `Connection: close`) until the shutdown deadline instead, and get our 503 past it (below).
     return503OnClosing: false,
     // Slow clients (slowloris): Node answers 408 and closes when a whole request has not arrived in time.
     // Fastify's handlerTimeout is not used: it costs an AbortController, a timer and a listener per request,
@@ -93,7 +97,9 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   instrumentHttp(app, deps.tracer, deps.instruments);
   app.addHook('onRequest', (_request, reply, done) => {
     if (!lifecycle.closing) return done();
+    // Answered, then the connection closes: the client's next request opens a connection to another pod.
     reply.header('connection', 'close');
+    if (Date.now() < lifecycle.deadline) return done();
     done(new AppError('ERR_SHUTTING_DOWN'));
   });
   // JSON only: without this, Fastify's default text/plain parser would hand a string to the validator (422)

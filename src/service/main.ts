@@ -27,20 +27,25 @@ let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
+  const budgetMs = config.shutdown.delayMs + config.shutdown.timeoutMs;
   const deadline = setTimeout(() => {
-    logger.error(`Shutdown took longer than SHUTDOWN_TIMEOUT_MS=${config.shutdown.timeoutMs}; exiting`);
+    logger.error(`Shutdown took longer than SHUTDOWN_DELAY_MS + SHUTDOWN_TIMEOUT_MS=${budgetMs}; exiting`);
     process.exit(1);
-  }, config.shutdown.delayMs + config.shutdown.timeoutMs);
+  }, budgetMs);
   deadline.unref();
   // Readiness goes false at once; the listener stays open for SHUTDOWN_DELAY_MS so that Kubernetes removes the
-  // pod from the Service endpoints before new connections would be refused.
+  // pod from the Service endpoints before new connections would be refused. Every request is still served until
+  // the deadline, answered with `Connection: close`: a kept-alive client moves to another pod after its next
+  // answer instead of finding its connection closed under it when the listener closes.
   lifecycle.ready = false;
+  lifecycle.deadline = Date.now() + budgetMs;
+  lifecycle.closing = true;
   logger.info({ signal }, `Received ${signal}: draining (readiness false for ${config.shutdown.delayMs} ms)`);
   if (config.shutdown.delayMs > 0) await new Promise((r) => setTimeout(r, config.shutdown.delayMs));
-  // close() waits for in-flight requests; a keep-alive connection that was busy when close() began turns idle
-  // only later and would hold the server open, so idle connections are swept until it has closed.
+  // close() closes the connections idle at that moment and waits for the others to finish their answer. A request
+  // that began before SIGTERM was answered keep-alive and leaves its connection idle only later, so idle
+  // connections are swept until the server has closed.
   const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
-  lifecycle.closing = true;
   await app.close();
   clearInterval(sweep);
   await shutdownTelemetry(); // exports every span of the answered requests

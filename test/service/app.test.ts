@@ -135,9 +135,21 @@ describe('health and probes', () => {
     await app.close();
   });
 
-  test('once the listener is closing, a request gets 503 ERR_SHUTTING_DOWN with Retry-After and a trace id', async () => {
+  test('while draining, a request is served and answered with Connection: close', async () => {
     const { app, lifecycle } = make();
     lifecycle.closing = true;
+    lifecycle.deadline = Date.now() + 60_000;
+    const res = await app.inject({ method: 'POST', url: '/predict', payload: { features: [1] } });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().prediction, 1);
+    assert.equal(res.headers.connection, 'close');
+    await app.close();
+  });
+
+  test('past the shutdown deadline, a request gets 503 ERR_SHUTTING_DOWN with Retry-After and a trace id', async () => {
+    const { app, lifecycle } = make();
+    lifecycle.closing = true;
+    lifecycle.deadline = Date.now() - 1;
     const res = await app.inject({ method: 'POST', url: '/predict', payload: { features: [1] } });
     assert.equal(res.statusCode, 503);
     assert.equal(res.json().code, 'ERR_SHUTTING_DOWN');
