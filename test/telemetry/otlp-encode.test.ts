@@ -463,7 +463,7 @@ describe('the oracle', () => {
 
 const text = fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.string({ minLength: 120, maxLength: 20_000, unit: 'binary-ascii' }));
 const key = fc.oneof(fc.string({ minLength: 1 }), fc.string({ unit: 'binary', minLength: 1 }));
-const number = fc.oneof(
+const numeric = fc.oneof(
   fc.integer(),
   fc.maxSafeInteger(),
   fc.double(),
@@ -472,17 +472,17 @@ const number = fc.oneof(
 );
 const attributeValue: fc.Arbitrary<AttributeValue> = fc.oneof(
   text,
-  number,
+  numeric,
   fc.boolean(),
   fc.array(text, { maxLength: 5 }),
-  fc.array(number, { maxLength: 5 }),
+  fc.array(numeric, { maxLength: 5 }),
   fc.array(fc.boolean(), { maxLength: 5 }),
 );
 const { anyValue } = fc.letrec<{ anyValue: AnyValue }>((tie) => ({
   anyValue: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     text,
-    number,
+    numeric,
     fc.boolean(),
     fc.constant(null),
     fc.uint8Array({ maxLength: 40 }),
