@@ -288,7 +288,7 @@ export class EagerBatcher<T extends Item> {
     if (g === undefined) {
       // A scope object equal to one already seen shares its group, so that a batch holds one ScopeSpans per scope
       // (the SDK tracer's scope and the direct spans' sink scope are two objects for one scope, should a span of
-      // each end up in one batch: test/direct-spans.test.ts mixes them).
+      // each end up in one batch: test/telemetry/direct-spans.test.ts mixes them).
       const scope = item.instrumentationScope;
       for (const other of byScope.values()) if (sameScope(other.scope, scope)) g = other;
       g ??= { resource: item.resource, scope, writer: new ProtoWriter(), count: 0 };
