@@ -2,20 +2,20 @@
 // inject() or listen on port 0.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { SpanStatusCode } from '@opentelemetry/api';
 import type { Config } from '../shared/config.ts';
 import { Admission } from './admission.ts';
 import { AppError, toAppError } from './errors.ts';
 import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
 import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict } from './model.ts';
-import { ATTR, type Instruments } from '../telemetry/catalogue.ts';
+import { ATTR, type Instruments, type SpanStarter } from '../telemetry/catalogue.ts';
 import type { TelemetryStatus } from '../telemetry/sdk.ts';
 
 export interface AppDeps {
   readonly logger: Logger;
   readonly telemetry: TelemetryStatus;
-  /** Starts the server span and the model's stage spans (an API Tracer: the SDK's, or the direct one). */
-  readonly tracer: Tracer;
+  /** Starts the server span and the model's stage spans (the SDK's Tracer, or the direct spans). */
+  readonly spans: SpanStarter;
   readonly instruments: Instruments;
 }
 
@@ -94,7 +94,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   }
 
   const { predictionLatencyMs, predictions, requestsRejected } = deps.instruments;
-  instrumentHttp(app, deps.tracer, deps.instruments);
+  instrumentHttp(app, deps.spans, deps.instruments);
   app.addHook('onRequest', (_request, reply, done) => {
     if (!lifecycle.closing) return done();
     // Answered, then the connection closes: the client's next request opens a connection to another pod.
@@ -156,7 +156,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   app.post('/predict', { schema: { response: { 200: predictionSchema } } }, async (request) => {
     const row = parsePredictBody(request.body, model);
     request.log.info('Prediction request received');
-    const result = await admitted(() => predict([row], model, deps.tracer));
+    const result = await admitted(() => predict([row], model, deps.spans));
     assertFinitePredictions(result.predictions, () => ['features']);
     if (!predictionLatencyMs.record('/predict', result.latencyMs)) predictionLatencyMs.create('/predict', endpointAttrs.predict, result.latencyMs);
     if (!predictions.add('/predict', 1)) predictions.create('/predict', endpointAttrs.predict, 1);
@@ -168,7 +168,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   app.post('/predict/batch', { schema: { response: { 200: batchSchema } } }, async (request) => {
     const rows = parseBatchBody(request.body, model);
     request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
-    const result = await admitted(() => predict(rows, model, deps.tracer));
+    const result = await admitted(() => predict(rows, model, deps.spans));
     assertFinitePredictions(result.predictions, (i) => ['instances', i]);
     if (!predictionLatencyMs.record('/predict/batch', result.latencyMs)) predictionLatencyMs.create('/predict/batch', endpointAttrs.batch, result.latencyMs);
     if (!predictions.add('/predict/batch', rows.length)) predictions.create('/predict/batch', endpointAttrs.batch, rows.length);

@@ -5,18 +5,16 @@ import {
   context,
   propagation,
   ROOT_CONTEXT,
-  SpanKind,
   SpanStatusCode,
   trace,
   type Attributes,
   type Context,
   type Span,
-  type Tracer,
 } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { requestLogger } from '../telemetry/logger.ts';
-import { ATTR, type Instruments } from '../telemetry/catalogue.ts';
+import { ATTR, type Instruments, type SpanStarter } from '../telemetry/catalogue.ts';
 
 export interface RequestTelemetry {
   readonly span: Span;
@@ -46,7 +44,7 @@ export function inRequestContext<T>(request: FastifyRequest, fn: () => T): T {
   return context.with(request.otel.ctx, fn);
 }
 
-function startRequest(request: FastifyRequest, reply: FastifyReply, tracer: Tracer, { activeRequests }: Instruments): void {
+function startRequest(request: FastifyRequest, reply: FastifyReply, spans: SpanStarter, { activeRequests }: Instruments): void {
   const startMs = performance.now();
   const parent = propagation.extract(ROOT_CONTEXT, request.headers);
   const method = request.method;
@@ -61,7 +59,7 @@ function startRequest(request: FastifyRequest, reply: FastifyReply, tracer: Trac
   const userAgent = request.headers['user-agent'];
   if (userAgent !== undefined) attributes[ATTR.userAgentOriginal] = userAgent;
   // The semantic conventions name a server span "{method} {route}", or just "{method}" when no route matched.
-  const span = tracer.startSpan(route === undefined ? method : `${method} ${route}`, { kind: SpanKind.SERVER, attributes }, parent);
+  const span = spans.server(route === undefined ? method : `${method} ${route}`, attributes, parent);
   const sc = span.spanContext();
   let traceId = sc.traceId;
   if (traceId === INVALID_TRACE_ID) traceId = randomTraceId();
@@ -109,11 +107,11 @@ function endRequest(request: FastifyRequest, statusCode: number, aborted: boolea
   httpServerRequestDuration.create(durationKey, durationAttrs, seconds);
 }
 
-/** Adds the server span (from `tracer`) and the HTTP metrics to every request of `app` (404s included). */
-export function instrumentHttp(app: FastifyInstance, tracer: Tracer, instruments: Instruments): void {
+/** Adds the server span (from `spans`) and the HTTP metrics to every request of `app` (404s included). */
+export function instrumentHttp(app: FastifyInstance, spans: SpanStarter, instruments: Instruments): void {
   app.decorateRequest('otel', undefined as unknown as RequestTelemetry);
   app.addHook('onRequest', (request, reply, done) => {
-    startRequest(request, reply, tracer, instruments);
+    startRequest(request, reply, spans, instruments);
     done();
   });
   // Body parsing loses the async context, so the handler is entered inside the request's context here.

@@ -17,7 +17,7 @@ if (receiver !== undefined) {
   );
 }
 
-const { app, lifecycle } = buildApp(config, { logger, telemetry: telemetry.status, tracer: telemetry.tracer, instruments: telemetry.instruments });
+const { app, lifecycle } = buildApp(config, { logger, telemetry: telemetry.status, spans: telemetry.spans, instruments: telemetry.instruments });
 const address = await app.listen({ host: config.host, port: config.port });
 lifecycle.ready = true;
 logger.info('Application startup complete.');

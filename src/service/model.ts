@@ -1,10 +1,10 @@
 // The model: a real linear model, prediction = w.x + b, behind a simulated latency, in three traced stages.
 // Input validation lives here too, because what is valid depends on the model (feature count, weights).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { context, SpanStatusCode, type Attributes, type Context, type Tracer } from '@opentelemetry/api';
+import { context, SpanStatusCode, type Attributes, type Context } from '@opentelemetry/api';
 import type { Config } from '../shared/config.ts';
 import { AppError, validationError } from './errors.ts';
-import { ATTR, SPAN } from '../telemetry/catalogue.ts';
+import { ATTR, SPAN, type SpanStarter } from '../telemetry/catalogue.ts';
 
 export type ModelConfig = Config['model'];
 export type Row = number[];
@@ -86,8 +86,8 @@ export function simulatedLatencyMs(model: ModelConfig, random: () => number = Ma
  * failure, end() either way. The stage spans are not made active: nothing inside them creates spans or logs,
  * and entering a context costs an AsyncLocalStorage switch per stage.
  */
-function stage<T>(tracer: Tracer, name: string, attributes: Attributes, parent: Context, fn: () => T): T {
-  const span = tracer.startSpan(name, { attributes }, parent);
+function stage<T>(spans: SpanStarter, name: string, attributes: Attributes, parent: Context, fn: () => T): T {
+  const span = spans.stage(name, attributes, parent);
   const fail = (err: unknown): never => {
     span.recordException(err as Error);
     span.setStatus({ code: SpanStatusCode.ERROR });
@@ -127,20 +127,20 @@ export interface PredictionResult {
 /**
  * Runs the pipeline on validated rows: preprocess (copy into a Float64Array), inference (the simulated model time,
  * then w.x + b per row), postprocess (rounding to 6 decimals). Each stage is a child span of the active span,
- * started by `tracer`.
+ * started by `spans`.
  */
-export async function predict(rows: Row[], model: ModelConfig, tracer: Tracer): Promise<PredictionResult> {
+export async function predict(rows: Row[], model: ModelConfig, spans: SpanStarter): Promise<PredictionResult> {
   const started = performance.now();
   const parent = context.active();
   const attrs = { [ATTR.modelName]: model.name, [ATTR.batchSize]: rows.length, [ATTR.featureCount]: rows[0]!.length };
-  const inputs = stage(tracer, SPAN.preprocess, attrs, parent, () => rows.map((r) => Float64Array.from(r)));
+  const inputs = stage(spans, SPAN.preprocess, attrs, parent, () => rows.map((r) => Float64Array.from(r)));
   const delay = simulatedLatencyMs(model);
   const inferenceAttrs = { ...attrs, [ATTR.simulatedLatencyMs]: Math.round(delay * 1000) / 1000 };
-  const raw = await stage(tracer, SPAN.inference, inferenceAttrs, parent, async () => {
+  const raw = await stage(spans, SPAN.inference, inferenceAttrs, parent, async () => {
     if (delay > 0) await sleep(delay);
     return inputs.map((x) => linear(x, model));
   });
   // Six decimals, only where that is representable: p * 1e6 overflows to Infinity above about 1.8e302.
-  const predictions = stage(tracer, SPAN.postprocess, attrs, parent, () => raw.map((p) => (Math.abs(p) < 1e15 ? Math.round(p * 1e6) / 1e6 : p)));
+  const predictions = stage(spans, SPAN.postprocess, attrs, parent, () => raw.map((p) => (Math.abs(p) < 1e15 ? Math.round(p * 1e6) / 1e6 : p)));
   return { predictions, latencyMs: performance.now() - started };
 }

@@ -2,7 +2,7 @@
 // description, bucket boundaries), span names and attribute names, declared once. The README's catalogue lists
 // exactly these (test/telemetry/catalogue.test.ts compares the two with what is really exported).
 // Instruments are made by createInstruments from a meter the bootstrap hands in: nothing here runs at import time.
-import { ValueType, type Attributes, type Meter } from '@opentelemetry/api';
+import { SpanKind, ValueType, type Attributes, type Context, type Meter, type Span, type Tracer } from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -50,6 +50,25 @@ export const ATTR = {
   simulatedLatencyMs: 'model.simulated_latency_ms',
   errorCode: 'app.error.code',
 } as const;
+
+/**
+ * How the service starts its spans: a Tracer narrowed to the two kinds it makes, called without an options object.
+ * The bootstrap hands either the SDK's Tracer behind it (tracerSpans) or the direct spans of direct-spans.ts.
+ */
+export interface SpanStarter {
+  /** The request's server span under the (extracted) context `parent`; `attributes` is taken, not copied. */
+  server(name: string, attributes: Attributes, parent: Context): Span;
+  /** A pipeline stage's span, a child of the span in `parent`; `attributes` may be shared by several stages. */
+  stage(name: string, attributes: Attributes, parent: Context): Span;
+}
+
+/** A SpanStarter over an API Tracer (the SDK's, or the API's no-op one). */
+export function tracerSpans(tracer: Tracer): SpanStarter {
+  return {
+    server: (name, attributes, parent) => tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent),
+    stage: (name, attributes, parent) => tracer.startSpan(name, { attributes }, parent),
+  };
+}
 
 /**
  * Counts kept in a plain Map and reported through an observable instrument at each collection. The SDK's

@@ -1,5 +1,5 @@
 // Spans built without the SDK's Tracer and handed straight to the eager exporter when they end: the server span of
-// each request and the spans of the model pipeline's stages, behind an API Tracer (directTracer). The export plan
+// each request and the spans of the model pipeline's stages, as a SpanStarter (catalogue.ts). The export plan
 // (plan.ts) uses it only with eager span export and no variable that only the SDK's Tracer honours.
 // Why by hand: startSpan does for every span what these do not need (context and suppression checks, attribute
 // validation twice over, the SDK's own span metrics, a SpanImpl with its guards); docs/PERFORMANCE.md, "Fast paths",
@@ -21,11 +21,8 @@ import {
   type Link,
   type Span,
   type SpanContext,
-  type SpanOptions,
   type SpanStatus,
   type TimeInput,
-  type Tracer,
-  context as api,
 } from '@opentelemetry/api';
 import {
   addHrTimes,
@@ -40,6 +37,7 @@ import {
   AddAttributeDecision,
 } from '@opentelemetry/core';
 import { RandomIdGenerator, type ReadableSpan, type Sampler, type TimedEvent } from '@opentelemetry/sdk-trace';
+import type { SpanStarter } from './catalogue.ts';
 
 /** Starts a child of the sampled span in `parent`; `attributes` may be shared between spans (copied on first write). */
 export type StartStageSpan = (name: string, attributes: Attributes, parent: Context) => Span;
@@ -252,13 +250,13 @@ export function directStageSpans(sink: SpanSink): StartStageSpan {
  * Server spans built here, sampled by `sampler` (the SDK's, from OTEL_TRACES_SAMPLER) exactly as the SDK's
  * Tracer.startSpan does: the parent's trace or a new one, the sampler's decision, trace state and extra attributes.
  */
-export function directServerSpans(sink: SpanSink, sampler: Sampler, kind = SpanKind.SERVER): StartServerSpan {
+export function directServerSpans(sink: SpanSink, sampler: Sampler): StartServerSpan {
   return (name, attributes, parent) => {
     const p = trace.getSpanContext(parent);
     const valid = p !== undefined && trace.isSpanContextValid(p) ? p : undefined;
     const traceId = valid?.traceId ?? ids.generateTraceId();
     const spanId = ids.generateSpanId();
-    const result = sampler.shouldSample(parent, traceId, name, kind, attributes, NO_LINKS);
+    const result = sampler.shouldSample(parent, traceId, name, SpanKind.SERVER, attributes, NO_LINKS);
     const context: SpanContext = {
       traceId,
       spanId,
@@ -271,39 +269,13 @@ export function directServerSpans(sink: SpanSink, sampler: Sampler, kind = SpanK
       if (attributes[key] === undefined) delete attributes[key];
       else count++;
     }
-    const span = new DirectSpan(sink, name, kind, attributes, count, context, valid);
+    const span = new DirectSpan(sink, name, SpanKind.SERVER, attributes, count, context, valid);
     if (result.attributes !== undefined) span.setAttributes(result.attributes);
     return span;
   };
 }
 
-/**
- * An API Tracer over the direct spans: a server span, or a span without a parent span, is sampled as the SDK's
- * Tracer samples it; a child of a sampled span is a stage span. Attribute objects are taken, not copied (the
- * server span's is written to; a stage span copies its before the first write). Options the direct spans do not
- * implement (links, start time, a forced root) go to `fallback`, the SDK's Tracer.
- */
-export function directTracer(sink: SpanSink, sampler: Sampler, fallback: Tracer): Tracer {
-  const server = directServerSpans(sink, sampler);
-  const internal = directServerSpans(sink, sampler, SpanKind.INTERNAL);
-  const stage = directStageSpans(sink);
-  const startSpan = (name: string, options: SpanOptions = {}, parent: Context = api.active()): Span => {
-    if (options.links !== undefined || options.startTime !== undefined || options.root) return fallback.startSpan(name, options, parent);
-    const attributes = options.attributes ?? {};
-    if (options.kind === SpanKind.SERVER) return server(name, attributes, parent);
-    if (options.kind === undefined || options.kind === SpanKind.INTERNAL) {
-      return trace.getSpanContext(parent) === undefined ? internal(name, attributes, parent) : stage(name, attributes, parent);
-    }
-    return fallback.startSpan(name, options, parent);
-  };
-  return {
-    startSpan,
-    startActiveSpan<F extends (span: Span) => unknown>(name: string, ...args: unknown[]): ReturnType<F> {
-      const fn = args.pop() as F;
-      const [options, parent] = args as [SpanOptions | undefined, Context | undefined];
-      const ctx = parent ?? api.active();
-      const span = startSpan(name, options, ctx);
-      return api.with(trace.setSpan(ctx, span), fn as (s: Span) => ReturnType<F>, undefined, span);
-    },
-  } as Tracer;
+/** The service's spans built here (see the top of this file), sampled by `sampler` as the SDK's Tracer would. */
+export function directSpans(sink: SpanSink, sampler: Sampler): SpanStarter {
+  return { server: directServerSpans(sink, sampler), stage: directStageSpans(sink) };
 }

@@ -2,7 +2,7 @@
 // child logger (requestLogger); any other line written inside a trace context gets them from a pino mixin, as in
 // the OpenTelemetry demo. With log export on, each line is also emitted as an OpenTelemetry LogRecord through the
 // Logs API, in the span's context, so the Collector correlates it with the span.
-import { context, isSpanContextValid, logs, SeverityNumber, trace, type AnyValue, type Attributes, type LoggerProvider, type SpanContext } from '@opentelemetry/api';
+import { context, isSpanContextValid, logs, ROOT_CONTEXT, SeverityNumber, trace, type AnyValue, type Attributes, type Context, type LoggerProvider, type SpanContext } from '@opentelemetry/api';
 import pino, { type Logger, type LoggerOptions } from 'pino';
 import { SCOPE } from './catalogue.ts';
 
@@ -38,21 +38,21 @@ export interface LoggerSettings {
   provider?: LoggerProvider;
 }
 
-// On a request's child logger: the span context its lines belong to (already checked valid).
+// On a request's child logger: a context holding the span its lines belong to (made once per request).
 const SPAN_CONTEXT = Symbol('inference-service.spanContext');
-type RequestLogger = Logger & { [SPAN_CONTEXT]?: SpanContext };
+type RequestLogger = Logger & { [SPAN_CONTEXT]?: Context };
 
 /**
  * A request's logger: a child of `parent` with the request id and, for a valid span context, trace_id and span_id
  * bound once (pino serialises bindings at child()) instead of the mixin looking up the active span on every line.
  * The child drops the mixin through `pino.symbols.mixinSym`, which pino exports for integrations (docs/api.md,
- * "pino.symbols"); its OTLP records take the bound span context. Fastify makes no child of its own (app.ts).
+ * "pino.symbols"); its OTLP records take a context made once with that span. Fastify makes no child of its own (app.ts).
  */
 export function requestLogger(parent: Logger, reqId: string, spanContext: SpanContext | undefined): Logger {
   if (spanContext === undefined || !isSpanContextValid(spanContext)) return parent.child({ reqId });
   const child = parent.child({ reqId, trace_id: spanContext.traceId, span_id: spanContext.spanId }) as RequestLogger;
   (child as unknown as Record<symbol, unknown>)[pino.symbols.mixinSym] = undefined;
-  child[SPAN_CONTEXT] = spanContext;
+  child[SPAN_CONTEXT] = trace.setSpanContext(ROOT_CONTEXT, spanContext);
   return child;
 }
 
@@ -85,7 +85,7 @@ export function createLogger(settings: LoggerSettings): Logger {
           body: body as AnyValue,
           attributes,
           // A request's line belongs to its span even when logged outside the request's context.
-          context: bound !== undefined ? trace.setSpanContext(context.active(), bound) : context.active(),
+          context: bound ?? context.active(),
         });
         method.apply(this, args as Parameters<typeof method>);
       },

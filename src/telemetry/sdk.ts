@@ -1,7 +1,7 @@
 // Builds what the export plan says (plan.ts): the SDK with its processors, reader and exporters, the fast paths
-// the plan chose, the logger, the tracer and the instruments the service is handed. Nothing here decides a path.
+// the plan chose, the logger, the span starter and the instruments the service is handed. Nothing here decides a path.
 import { randomUUID } from 'node:crypto';
-import { context, metrics, ROOT_CONTEXT, trace, type Tracer } from '@opentelemetry/api';
+import { context, metrics, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import {
@@ -29,8 +29,8 @@ import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runti
 import type { Logger } from 'pino';
 import type { Config, SignalConfig } from '../shared/config.ts';
 import { NO_EXPORT, type ExportStatus, type Warn } from './accounting.ts';
-import { createInstruments, SCOPE, type Instruments } from './catalogue.ts';
-import { directTracer } from './direct-spans.ts';
+import { createInstruments, SCOPE, tracerSpans, type Instruments, type SpanStarter } from './catalogue.ts';
+import { directSpans } from './direct-spans.ts';
 import { EagerLogRecordProcessor, EagerSpanProcessor, grpcTransport, httpTransport, type EagerOptions } from './eager-export.ts';
 import { CountingMetricExporter, ShardedLogRecordProcessor, ShardedSpanProcessor } from './export-pipeline.ts';
 import { HistogramProducer } from './histograms.ts';
@@ -60,7 +60,7 @@ export interface TelemetryStatus {
 export interface Telemetry {
   readonly plan: ExportPlan;
   readonly logger: Logger;
-  readonly tracer: Tracer;
+  readonly spans: SpanStarter;
   readonly instruments: Instruments;
   readonly status: TelemetryStatus;
   /** Flushes and stops the SDK; every item ends exported, failed or dropped. Logs the outcome. Safe to call twice. */
@@ -207,10 +207,9 @@ export function startTelemetry(config: Config, plan: ExportPlan): Telemetry {
   // could never be at rest (the receiver prints what changed); their figures are on /health and failures warned.
   const exportOutcomes = () => signals().filter(([name]) => name !== 'metric_points');
   const instruments = createInstruments(meter, histograms, metricExporter ? exportOutcomes : undefined);
-  const sdkTracer = trace.getTracer(SCOPE.name, SCOPE.version);
-  const tracer = plan.traces.spans === 'direct' && eagerSpans && resource
-    ? directTracer({ emit: eagerSpans.emit, resource, scope: SCOPE }, traceSampler, sdkTracer)
-    : sdkTracer;
+  const spanStarter = plan.traces.spans === 'direct' && eagerSpans && resource
+    ? directSpans({ emit: eagerSpans.emit, resource, scope: SCOPE }, traceSampler)
+    : tracerSpans(trace.getTracer(SCOPE.name, SCOPE.version));
   logger = createLogger({ level: config.logLevel, exportLogs: logRecords !== undefined });
 
   const status: TelemetryStatus = {
@@ -241,7 +240,7 @@ export function startTelemetry(config: Config, plan: ExportPlan): Telemetry {
   return {
     plan,
     logger,
-    tracer,
+    spans: spanStarter,
     instruments,
     status,
     shutdown: async () => {

@@ -2,7 +2,7 @@
 // unless a test registers an SDK) and a silent logger.
 import { metrics, trace } from '@opentelemetry/api';
 import type { AppDeps } from '../../src/service/app.ts';
-import { createInstruments, SCOPE } from '../../src/telemetry/catalogue.ts';
+import { createInstruments, SCOPE, tracerSpans } from '../../src/telemetry/catalogue.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import type { TelemetryStatus } from '../../src/telemetry/sdk.ts';
 
@@ -20,7 +20,7 @@ export function appDeps(overrides: Partial<AppDeps> = {}): AppDeps {
   return {
     logger: createLogger({ level: 'silent', exportLogs: false, destination: { write() {} } }),
     telemetry: TELEMETRY_OFF,
-    tracer: trace.getTracer(SCOPE.name, SCOPE.version),
+    spans: tracerSpans(trace.getTracer(SCOPE.name, SCOPE.version)),
     instruments: createInstruments(metrics.getMeter(SCOPE.name, SCOPE.version)),
     ...overrides,
   };

@@ -17,6 +17,7 @@ import { buildApp } from '../../src/service/app.ts';
 import { parseConfig } from '../../src/shared/config.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { appDeps } from '../helpers/app-deps.ts';
+import { tracerSpans } from '../../src/telemetry/catalogue.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as (options?: { type: 'major'; execution: 'async' }) => Promise<void>;
@@ -45,7 +46,7 @@ test('the spans of a request on a kept-alive connection are collectable once it 
   const silent = new Writable({ write: (_c, _e, cb) => cb() });
   const { app, lifecycle } = buildApp(config, appDeps({
     logger: createLogger({ level: 'info', exportLogs: false, destination: silent }),
-    tracer: provider.getTracer('span-lifetime'),
+    spans: tracerSpans(provider.getTracer('span-lifetime')),
   }));
   lifecycle.ready = true;
   await app.listen({ host: '127.0.0.1', port: 0 });
