@@ -144,7 +144,7 @@ export const VARIABLES = {
   RECEIVER_HEALTH_PORT: v('RECEIVER_HEALTH_PORT', '13133', 'Embedded receiver health_check port.', integer(1, 65535)),
   RECEIVER_VERBOSITY: v('RECEIVER_VERBOSITY', 'focused', 'What the embedded receiver prints: focused (spans, logs and the service metrics in detail; runtime metrics one line per scope; unchanged metrics left out), or as the Collector debug exporter: detailed (everything), normal or basic.', oneOf(['focused', 'detailed', 'normal', 'basic'] as const)),
   RUNTIME_METRICS: v('RUNTIME_METRICS', 'true', 'Export Node.js runtime metrics (event loop, heap, GC) from @opentelemetry/instrumentation-runtime-node.', bool),
-  GC_METRICS: v('GC_METRICS', 'false', 'Also export v8js.gc.duration (observing every garbage collection costs about 25 us of CPU per request at saturation).', bool),
+  GC_METRICS: v('GC_METRICS', 'false', 'Also export v8js.gc.duration (observing every garbage collection costs CPU on every request at saturation: docs/PERFORMANCE.md).', bool),
   OTEL_SDK_DISABLED: v('OTEL_SDK_DISABLED', 'false', 'true disables traces, metrics and log export (the API becomes no-op).', bool),
   OTEL_SERVICE_NAME: v('OTEL_SERVICE_NAME', 'ai-inference-service', 'service.name resource attribute.', text),
   OTEL_RESOURCE_ATTRIBUTES: v('OTEL_RESOURCE_ATTRIBUTES', '', 'Extra resource attributes, key=value,key2=value2.', keyValues),
