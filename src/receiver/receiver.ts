@@ -262,7 +262,7 @@ export class OtlpReceiver {
     } catch (err) {
       this.counts.rejected++;
       const status = (err as { status?: number }).status ?? 400;
-      if (status === 413) res.setHeader('connection', 'close'); // the rest of the body is not read
+      if (status === 413) res.setHeader('connection', 'close'); // do not wait for the rest of an oversized body
       return reply(res, status, isJson ? 'application/json' : 'application/json', JSON.stringify({ code: 3, message: (err as Error).message }));
     }
     if (isJson) return reply(res, 200, 'application/json', '{}');
