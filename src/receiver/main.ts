@@ -1,15 +1,17 @@
 // `npm run receiver`: the local OTLP receiver on its own, for when the service runs elsewhere (or several
 // services share one receiver). Flags mirror the Collector's defaults; `--count` is the benchmark's sink mode.
 import { parseArgs } from 'node:util';
-import { OtlpReceiver } from './receiver.ts';
+import { DEFAULT_MAX_BODY_BYTES, OtlpReceiver } from './receiver.ts';
 
 const usage = `Usage: npm run receiver -- [--host 127.0.0.1] [--grpc-port 4317] [--http-port 4318] [--health-port 13133]
-                            [--verbosity focused|detailed|normal|basic] [--count]
+                            [--verbosity focused|detailed|normal|basic] [--count] [--max-request-body-bytes 20971520]
   --verbosity  focused (default): spans, logs and application metrics in detail; instrumentation libraries'
                metrics (Node runtime) one line per scope, and metrics unchanged since the last export left out.
                detailed: everything, as the Collector's debug exporter at detailed verbosity
   --count   counting mode (the benchmark's sink): count spans, metrics and log records on the wire without
-            decoding them, print totals every 5 s and on exit; keeps nothing, so no trace lookup`;
+            decoding them, print totals every 5 s and on exit; keeps nothing, so no trace lookup
+  --max-request-body-bytes  largest export accepted, as sent and after gzip/deflate decompression (default 20 MiB,
+            the Collector's max_request_body_size): larger gets 413 on HTTP, RESOURCE_EXHAUSTED on gRPC`;
 
 function port(flag: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -31,6 +33,7 @@ try {
       'health-port': { type: 'string' },
       verbosity: { type: 'string', default: 'focused' },
       count: { type: 'boolean', default: false },
+      'max-request-body-bytes': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   }));
@@ -47,7 +50,14 @@ if (verbosity !== 'focused' && verbosity !== 'detailed' && verbosity !== 'normal
   process.stderr.write(`--verbosity=${JSON.stringify(verbosity)} is not allowed: expected focused, detailed, normal or basic\n`);
   process.exit(2);
 }
+const rawLimit = values['max-request-body-bytes'];
+const maxBodyBytes = rawLimit === undefined ? DEFAULT_MAX_BODY_BYTES : Number(rawLimit);
+if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) {
+  process.stderr.write(`--max-request-body-bytes=${JSON.stringify(rawLimit)} is not allowed: expected a positive integer\n${usage}\n`);
+  process.exit(2);
+}
 const receiver = new OtlpReceiver({
+  maxBodyBytes,
   host: values.host,
   grpcPort: port('grpc-port', values['grpc-port'], 4317),
   httpPort: port('http-port', values['http-port'], 4318),

@@ -29,6 +29,8 @@ import {
 
 /** The ceiling of grpc-go's bandwidth-delay window growth (bdpLimit), which the Collector's gRPC server uses. */
 export const GRPC_WINDOW_BYTES = 16 * 1024 * 1024;
+/** The Collector's confighttp `max_request_body_size` default. */
+export const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
 const gunzipAsync = promisify(gunzip);
 const inflateAsync = promisify(inflate);
 
@@ -44,7 +46,10 @@ export interface ReceiverOptions {
   /** Keep decoded spans, metrics and logs (bounded by maxStored each); off in counting mode. */
   store?: boolean;
   maxStored?: number;
-  /** Largest accepted OTLP/HTTP body, bytes. */
+  /**
+   * Largest accepted export, bytes, both as sent and after decompression: the OTLP/HTTP body and the OTLP/gRPC
+   * message (default DEFAULT_MAX_BODY_BYTES). Larger gets 413 on HTTP, RESOURCE_EXHAUSTED on gRPC.
+   */
   maxBodyBytes?: number;
   write?: (text: string) => void;
 }
@@ -91,7 +96,7 @@ export class OtlpReceiver {
       verbosity: options.verbosity ?? 'detailed',
       store: options.store ?? true,
       maxStored: options.maxStored ?? 100_000,
-      maxBodyBytes: options.maxBodyBytes ?? 32 * 1024 * 1024, // 32 MiB, larger than any SDK batch
+      maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       write: options.write ?? ((text) => void process.stdout.write(text)),
     };
   }
@@ -116,6 +121,8 @@ export class OtlpReceiver {
   async start(): Promise<void> {
     const { host } = this.options;
     this.upSince = new Date();
+    // grpc-js applies this limit to the message as received and again while it inflates a compressed one
+    // (RESOURCE_EXHAUSTED), stopping the inflation at the limit.
     this.grpcServer = new grpc.Server({ 'grpc.max_receive_message_length': this.options.maxBodyBytes });
     for (const signal of Object.keys(SIGNALS) as Signal[]) {
       const { service } = SIGNALS[signal];
@@ -249,14 +256,13 @@ export class OtlpReceiver {
     let body: Buffer;
     try {
       body = await readBody(req, this.options.maxBodyBytes);
-      const encoding = req.headers['content-encoding'];
-      if (encoding === 'gzip') body = await gunzipAsync(body);
-      else if (encoding === 'deflate') body = await inflateAsync(body);
+      body = await decompress(body, req.headers['content-encoding'], this.options.maxBodyBytes);
       if (this.counting && !isJson) this.count(signal, countAtPath(body, COUNT_PATH[signal]));
       else this.accept(signal, isJson ? decodeJson(signal, body.toString('utf8')) : decodeProtobuf(signal, body));
     } catch (err) {
       this.counts.rejected++;
       const status = (err as { status?: number }).status ?? 400;
+      if (status === 413) res.setHeader('connection', 'close'); // do not wait for the rest of an oversized body
       return reply(res, status, isJson ? 'application/json' : 'application/json', JSON.stringify({ code: 3, message: (err as Error).message }));
     }
     if (isJson) return reply(res, 200, 'application/json', '{}');
@@ -303,18 +309,40 @@ function reply(res: ServerResponse, status: number, type: string, body: string |
   res.end(body);
 }
 
+function tooLarge(limit: number): Error {
+  return Object.assign(new Error(`body larger than ${limit} bytes`), { status: 413 });
+}
+
+/**
+ * Inflates a gzip or deflate body, stopping as soon as the output passes `limit` (413), so a small compressed body
+ * cannot grow into gigabytes. Corrupt or truncated data is a 400. Other encodings pass through, as before.
+ */
+async function decompress(body: Buffer, encoding: string | undefined, limit: number): Promise<Buffer> {
+  const name = encoding?.trim().toLowerCase();
+  if (name !== 'gzip' && name !== 'deflate') return body;
+  try {
+    return await (name === 'gzip' ? gunzipAsync : inflateAsync)(body, { maxOutputLength: limit });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(limit);
+    throw new Error(`cannot decompress ${name} body: ${(err as Error).message}`);
+  }
+}
+
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] | undefined = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        reject(Object.assign(new Error(`body larger than ${limit} bytes`), { status: 413 }));
-        req.destroy();
-      } else chunks.push(chunk);
+      if (chunks === undefined) return;
+      if (size <= limit) chunks.push(chunk);
+      else {
+        // Reading on (discarding) lets the client finish sending and see the 413; the reply closes the connection.
+        chunks = undefined;
+        reject(tooLarge(limit));
+      }
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => chunks && resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
