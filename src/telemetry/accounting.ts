@@ -1,6 +1,7 @@
 // One accounting of exports for every signal and both export paths: what was handed over, delivered, failed,
 // is in flight, and (from the queue length the path reports) is still queued or was dropped. /health, the metric
 // telemetry_export_items_total and the shutdown summary all read it; failures are warned about at most every 10 s.
+import { ExportResultCode } from '@opentelemetry/core';
 
 /** Export counts of one signal at one moment. */
 export interface ExportStatus {
@@ -20,6 +21,7 @@ export interface ExportStatus {
 export type Warn = (msg: string, err: unknown) => void;
 
 const WARN_EVERY_MS = 10_000;
+const SUCCESS = ExportResultCode.SUCCESS;
 
 export class ExportAccount {
   ended = 0;
@@ -36,6 +38,16 @@ export class ExportAccount {
   constructor(what: string, warn: Warn) {
     this.what = what;
     this.warn = warn;
+  }
+
+  /** Counts `count` items handed to the exporter; call the returned function with the export's outcome. */
+  sent(count: number): (result: { code: number; error?: unknown }) => void {
+    this.inFlight += count;
+    return (result) => {
+      this.inFlight -= count;
+      if (result.code === SUCCESS) this.exported += count;
+      else this.fail(count, result.error);
+    };
   }
 
   /** Counts `count` items as failed and warns, at most once every 10 s, never per item. */

@@ -39,14 +39,8 @@ import {
 import { RandomIdGenerator, type ReadableSpan, type Sampler, type TimedEvent } from '@opentelemetry/sdk-trace';
 import type { SpanStarter } from './catalogue.ts';
 
-/** Starts a child of the sampled span in `parent`; `attributes` may be shared between spans (copied on first write). */
-export type StartStageSpan = (name: string, attributes: Attributes, parent: Context) => Span;
-
-/**
- * Starts a request's server span under the (extracted) context `parent`. `attributes` is taken, not copied: the
- * caller builds it for this span and does not touch it again.
- */
-export type StartServerSpan = (name: string, attributes: Attributes, parent: Context) => Span;
+export type StartStageSpan = SpanStarter['stage'];
+export type StartServerSpan = SpanStarter['server'];
 
 /** Where a direct span goes when it ends, with the resource and scope it is tagged with. */
 export interface SpanSink {

@@ -4,7 +4,7 @@
 // the Collector's answer and spans are dropped; N processors dealt round-robin keep N exports in flight
 // (EXPORT_CONCURRENCY; the sizes are measured in docs/PERFORMANCE.md).
 import type { Context } from '@opentelemetry/api';
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import type { ExportResult } from '@opentelemetry/core';
 import { BatchLogRecordProcessor, type LogRecordExporter, type LogRecordProcessor, type ReadableLogRecord, type ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import type { PushMetricExporter, ResourceMetrics, ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, type ReadableSpan, type Span, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
@@ -34,11 +34,9 @@ class CountingExporter<T> {
     this.account = account;
   }
   export(items: T[], done: (result: ExportResult) => void): void {
-    this.account.inFlight += items.length;
+    const settle = this.account.sent(items.length);
     this.inner.export(items, (result) => {
-      this.account.inFlight -= items.length;
-      if (result.code === ExportResultCode.SUCCESS) this.account.exported += items.length;
-      else this.account.fail(items.length, result.error);
+      settle(result);
       done(result);
     });
   }
@@ -137,11 +135,9 @@ export class CountingMetricExporter implements PushMetricExporter {
     const merged = mergeScopes(metrics);
     const points = merged.scopeMetrics.reduce((n, s) => n + s.metrics.reduce((m, metric) => m + metric.dataPoints.length, 0), 0);
     this.account.ended += points;
-    this.account.inFlight += points;
+    const settle = this.account.sent(points);
     this.inner.export(merged, (result) => {
-      this.account.inFlight -= points;
-      if (result.code === ExportResultCode.SUCCESS) this.account.exported += points;
-      else this.account.fail(points, result.error);
+      settle(result);
       done(result);
     });
   }
