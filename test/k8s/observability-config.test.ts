@@ -225,6 +225,8 @@ describe('the Prometheus configuration', skipWithoutKubectl, () => {
     assert.equal(job?.honor_labels, true, 'job and instance must come from the OTel resource');
     const targets = job!.static_configs!.flatMap((s) => s.targets);
     assert.deepEqual(targets.map((t) => reachable(t)), [hostPort(collector.exporters?.prometheus.endpoint).port]);
+    const relabel = (job as unknown as { metric_relabel_configs?: { regex: string; action: string }[] }).metric_relabel_configs ?? [];
+    assert.ok(relabel.some((r) => r.action === 'labeldrop' && new RegExp(`^(?:${r.regex})$`).test('otel_scope_name')), 'the labels equal those of the service /metrics');
   });
 
   it('finds every service pod through the headless Service, on the /metrics port, keeping only up', () => {
