@@ -235,6 +235,7 @@ describe('the Prometheus configuration', skipWithoutKubectl, () => {
     assert.ok(sd && sd.type === 'A');
     const svc = service(objects, sd.names[0]!);
     assert.equal(svc.spec?.clusterIP, 'None', 'an A lookup must return every pod, not a virtual IP');
+    assert.equal(svc.spec?.publishNotReadyAddresses, true, 'an unready pod must stay a target, with up == 0');
     assert.equal(reachable(`${sd.names[0]}:${sd.port}`), sd.port);
     assert.deepEqual((job as unknown as { metric_relabel_configs: unknown[] }).metric_relabel_configs, [{ source_labels: ['__name__'], regex: '.+', action: 'drop' }]);
   });
