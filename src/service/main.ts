@@ -16,7 +16,6 @@ if (receiver !== undefined) {
   logger.info(
     `Local OTLP receiver listening: gRPC ${receiver.grpcUrl}, HTTP ${receiver.httpUrl}, health ${receiver.healthUrl} (prints what it receives as the Collector's debug exporter)`,
   );
-  if (receiver.consoleUrl) logger.info({ url: receiver.consoleUrl }, `Console: open ${receiver.consoleUrl} to see traces, metrics and logs`);
   if (receiver.consoleError) logger.warn(`Console: ${receiver.consoleError} (RECEIVER_CONSOLE_PORT picks another port)`);
   if (receiver.consoleUrl && !isLoopback(config.receiver.console.host)) {
     logger.warn(`Console: listening on ${config.receiver.console.host}, not loopback: anyone who can reach it sees every span attribute and log line`);
@@ -28,6 +27,8 @@ const address = await app.listen({ host: config.host, port: config.port });
 lifecycle.ready = true;
 logger.info('Application startup complete.');
 logger.info({ url: address }, `Server running on ${address} (Press CTRL+C to quit)`);
+// Last, so that it is the line a new user sees.
+if (receiver?.consoleUrl) logger.info({ url: receiver.consoleUrl }, `Console: open ${receiver.consoleUrl} to see traces, metrics and logs`);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

@@ -30,7 +30,12 @@ describe('the console in a browser', () => {
       OTEL_METRIC_EXPORT_INTERVAL: '500',
       DEFAULT_LATENCY_MS: '20',
     });
-    const line = svc.logLines().find((l) => String(l.msg).startsWith('Console: open'));
+    // The console's line comes right after "Server running on", which startService waits for.
+    let line: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && line === undefined; i++) {
+      line = svc.logLines().find((l) => String(l.msg).startsWith('Console: open'));
+      if (line === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
     assert.ok(line, `the start-up log names the console's URL:\n${svc.logs()}`);
     consoleUrl = String(line.url);
     browser = await launchBrowser();
@@ -153,6 +158,33 @@ describe('the console in a browser', () => {
     assert.equal(await page.locator('.span-row .span-name').first().evaluate((e) => e.querySelector('b')), null, 'a span name is text, not markup');
     assert.equal(await page.locator('main script, main img').count(), 0, 'nothing received became an element');
     assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+  });
+
+  test('a span link is followed both ways: from the batch to the request, and from the request back to the batch', async () => {
+    const res = await predict([1, 1, 1]);
+    const requestTrace = res.body.trace_id as string;
+    const batchTrace = '0badc0de0badc0de0badc0de0badc0de';
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const body = {
+      resourceSpans: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'batcher' } }] }, scopeSpans: [{ scope: { name: 'test' }, spans: [{
+        traceId: batchTrace, spanId: '1111111111111111', name: 'batch', kind: 1,
+        startTimeUnixNano: String(now), endTimeUnixNano: String(now + 3_000_000n),
+        links: [{ traceId: requestTrace, spanId: '2222222222222222' }],
+      }] }] }],
+    };
+    assert.equal((await postJson(`${receiverHttp}/v1/traces`, body)).status, 200);
+    await page.goto(`${consoleUrl}#/traces/${batchTrace}`);
+    const toRequest = page.locator('.span-detail:visible').getByRole('link', { name: requestTrace });
+    // The request's spans may still be in the service's export queue: the link says "not stored" until they land.
+    for (let i = 0; i < 40 && (await toRequest.count()) === 0; i++) {
+      await page.waitForTimeout(250);
+      await page.getByRole('button', { name: 'Refresh' }).click();
+    }
+    await toRequest.click();
+    await page.locator('#trace-id').waitFor(WAIT);
+    assert.equal(await page.locator('#trace-id').textContent(), requestTrace);
+    await page.getByRole('link', { name: batchTrace }).click();
+    await page.locator(`#trace-id:text("${batchTrace}")`).waitFor(WAIT);
   });
 
   test('the console sends no CORS headers and refuses requests addressed to a non-loopback name', async () => {

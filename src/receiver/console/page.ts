@@ -52,6 +52,7 @@ input, select, button { font: inherit; color: inherit; background: var(--bg); bo
 button { cursor: pointer; background: var(--panel); }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+caption { text-align: left; font-size: .8rem; padding: .2rem 0; }
 th { font-size: .8rem; color: var(--muted); font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .85em; }
@@ -76,5 +77,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-
 .card p { margin: .2rem 0 .4rem; color: var(--muted); font-size: .85rem; }
 .chart { min-height: 240px; }
 .metric-list { display: flex; flex-wrap: wrap; gap: .4rem; padding: 0; list-style: none; }
+.logs details { display: inline-block; margin-left: .8rem; font-size: .8rem; vertical-align: baseline; }
+.logs details[open] { display: block; margin: .2rem 0 0; }
 .sev-warn { color: #b26a00; } .sev-error, .sev-fatal { color: var(--err); font-weight: 600; }
 `;

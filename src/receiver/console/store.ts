@@ -219,6 +219,8 @@ export class ConsoleStore {
       durationMs: ms(t.endNs - t.startNs),
       spanCount: t.spans.length,
       errorCount: t.errors,
+      /** The root span's http.response.status_code, when it has one. */
+      httpStatus: root.attributes['http.response.status_code'] ?? null,
     };
   }
 

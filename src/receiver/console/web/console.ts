@@ -5,7 +5,7 @@ import type uPlotType from 'uplot';
 declare const uPlot: typeof uPlotType;
 
 type Attrs = Record<string, unknown>;
-interface TraceSummary { traceId: string; rootName: string; service: string; startTimeMs: number; durationMs: number; spanCount: number; errorCount: number }
+interface TraceSummary { traceId: string; rootName: string; service: string; startTimeMs: number; durationMs: number; spanCount: number; errorCount: number; httpStatus: number | string | null }
 interface Link { traceId: string; spanId: string; attributes: Attrs; stored: boolean }
 interface Span {
   spanId: string; parentSpanId: string; name: string; kind: number; service: string; scope: string; startOffsetMs: number; durationMs: number;
@@ -64,6 +64,24 @@ function repeat(fn: () => Promise<void>): void {
   void tick();
 }
 
+/**
+ * Replaces a live region's content when the data changed, keeping keyboard focus on the same link (by its href)
+ * so a poll never pulls focus out from under someone tabbing through the list.
+ */
+function render(container: HTMLElement, key: string, build: () => Node): void {
+  if (container.dataset.key === key) return;
+  container.dataset.key = key;
+  const focused = container.contains(document.activeElement) ? (document.activeElement as HTMLElement).getAttribute('href') : null;
+  container.replaceChildren(build());
+  if (focused !== null) container.querySelector<HTMLElement>(`[href="${CSS.escape(focused)}"]`)?.focus();
+}
+
+function fragment(nodes: Node[]): DocumentFragment {
+  const f = document.createDocumentFragment();
+  f.append(...nodes);
+  return f;
+}
+
 function readForm(form: HTMLFormElement): URLSearchParams {
   const params = new URLSearchParams();
   for (const [k, v] of new FormData(form)) if (String(v).trim() !== '') params.set(k, String(v).trim());
@@ -88,13 +106,14 @@ function tracesPage(params: URLSearchParams): void {
   repeat(async () => {
     const data = await api<{ traces: TraceSummary[] }>(`/api/traces?${params}`);
     if (!data) return;
-    if (data.traces.length === 0) return void list.replaceChildren(h('p', { class: 'empty' }, 'No trace matches yet. Make a prediction and it appears here within seconds.'));
-    list.replaceChildren(h('table', { id: 'trace-list' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Started'), h('th', {}, 'Root span'), h('th', {}, 'Service'), h('th', {}, 'Duration'), h('th', {}, 'Spans'), h('th', {}, 'Errors'), h('th', {}, 'Trace id'))),
+    if (data.traces.length === 0) return render(list, 'empty', () => h('p', { class: 'empty' }, 'No trace matches yet. Make a prediction (POST /predict) and it appears here within seconds.'));
+    render(list, JSON.stringify(data.traces), () => h('table', { id: 'trace-list' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Started'), h('th', {}, 'Root span'), h('th', {}, 'Service'), h('th', {}, 'HTTP'), h('th', {}, 'Duration'), h('th', {}, 'Spans'), h('th', {}, 'Errors'), h('th', {}, 'Trace id'))),
       h('tbody', {}, ...data.traces.map((t) => h('tr', { 'data-trace-id': t.traceId },
         h('td', { class: 'num' }, fmtTime(t.startTimeMs)),
         h('td', {}, traceLink(t.traceId, t.rootName || '(unnamed)')),
         h('td', {}, t.service),
+        h('td', { class: Number(t.httpStatus) >= 500 ? 'num err' : 'num' }, t.httpStatus === null ? '' : String(t.httpStatus)),
         h('td', { class: 'num' }, fmtMs(t.durationMs)),
         h('td', { class: 'num' }, t.spanCount),
         h('td', { class: t.errorCount > 0 ? 'num err' : 'num' }, t.errorCount),
@@ -105,7 +124,9 @@ function tracesPage(params: URLSearchParams): void {
 async function tracePage(id: string): Promise<void> {
   const trace = await api<Trace>(`/api/traces/${encodeURIComponent(id)}`);
   if (!trace) {
-    main.replaceChildren(h('h2', {}, 'Trace ', h('code', {}, id)), h('p', { class: 'empty' }, 'This trace is not stored (not received yet, or evicted). '), h('a', { href: '#/traces' }, 'Back to traces'));
+    main.replaceChildren(h('h2', {}, 'Trace ', h('code', {}, id)),
+      h('p', { class: 'empty' }, 'This trace is not stored: not received yet (spans arrive within a second or two), or evicted. ', h('button', { type: 'button', onclick: () => void tracePage(id) }, 'Try again')),
+      h('a', { href: '#/traces' }, 'Back to traces'));
     return;
   }
   const depth = new Map<string, number>();
@@ -193,7 +214,7 @@ function logsPage(params: URLSearchParams): void {
   main.replaceChildren(h('h2', {}, 'Logs'), form, list);
   repeat(async () => {
     const data = await api<{ logs: LogRecord[] }>(`/api/logs?${params}`);
-    if (data) list.replaceChildren(logTable(data.logs, true));
+    if (data) render(list, JSON.stringify(data.logs), () => logTable(data.logs, true));
   });
 }
 
@@ -264,7 +285,7 @@ function metricsPage(selected: string | undefined): void {
     const data = await api<{ metrics: MetricSummary[] }>('/api/metrics');
     if (!data) return;
     const names = new Set(data.metrics.map((m) => m.name));
-    list.replaceChildren(...data.metrics.map((m) => h('li', {}, h('a', { href: `#/metrics/${encodeURIComponent(m.name)}`, ...(m.name === selected ? { 'aria-current': 'true' } : {}) }, m.name), h('span', { class: 'muted' }, ` ${m.type.toLowerCase()}`))));
+    render(list, JSON.stringify(data.metrics), () => fragment(data.metrics.map((m) => h('li', {}, h('a', { href: `#/metrics/${encodeURIComponent(m.name)}`, ...(m.name === selected ? { 'aria-current': 'true' } : {}) }, m.name), h('span', { class: 'muted' }, ` ${m.type.toLowerCase()}`)))));
     for (const name of wanted) {
       if (!shown.has(name) && names.has(name)) {
         const card = chartCard(name);
