@@ -132,3 +132,19 @@ test('percentiles interpolate inside the bucket that holds them', () => {
   assert.equal(quantile(0.99, [0, 0, 5], [10, 20]), 20, 'the overflow bucket reports its lower bound');
   assert.equal(quantile(0.5, [0, 0, 0], [10, 20]), null);
 });
+
+test('a receiver whose console port is taken still receives, and says why it has no console', async () => {
+  const first = new OtlpReceiver({ grpcPort: 0, httpPort: 0, healthPort: 0, console: { enabled: true, port: 0 } });
+  await first.start();
+  const second = new OtlpReceiver({ grpcPort: 0, httpPort: 0, healthPort: 0, console: { enabled: true, port: Number(new URL(first.consoleUrl).port) } });
+  try {
+    await second.start();
+    assert.equal(second.consoleUrl, '');
+    assert.match(second.consoleError, /EADDRINUSE/);
+    const res = await fetch(`${second.httpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(traces(span(id(7, 32), id(7, 16), 'x'))) });
+    assert.equal(res.status, 200);
+  } finally {
+    await second.stop();
+    await first.stop();
+  }
+});
