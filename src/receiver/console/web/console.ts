@@ -108,7 +108,7 @@ function tracesPage(params: URLSearchParams): void {
     if (!data) return;
     if (data.traces.length === 0) return render(list, 'empty', () => h('p', { class: 'empty' }, 'No trace matches yet. Make a prediction (POST /predict) and it appears here within seconds.'));
     render(list, JSON.stringify(data.traces), () => h('table', { id: 'trace-list' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Started'), h('th', {}, 'Root span'), h('th', {}, 'Service'), h('th', {}, 'HTTP'), h('th', {}, 'Duration'), h('th', {}, 'Spans'), h('th', {}, 'Errors'), h('th', {}, 'Trace id'))),
+      h('thead', {}, h('tr', {}, h('th', { class: 'num' }, 'Started'), h('th', {}, 'Root span'), h('th', {}, 'Service'), h('th', { class: 'num' }, 'HTTP'), h('th', { class: 'num' }, 'Duration'), h('th', { class: 'num' }, 'Spans'), h('th', { class: 'num' }, 'Errors'), h('th', {}, 'Trace id'))),
       h('tbody', {}, ...data.traces.map((t) => h('tr', { 'data-trace-id': t.traceId },
         h('td', { class: 'num' }, fmtTime(t.startTimeMs)),
         h('td', {}, traceLink(t.traceId, t.rootName || '(unnamed)')),
@@ -191,7 +191,7 @@ function logTable(logs: LogRecord[], withTrace: boolean): HTMLElement {
   if (logs.length === 0) return h('p', { class: 'empty' }, 'No log records.');
   const sev = (l: LogRecord) => (l.severityText || String(l.severityNumber)).toLowerCase();
   return h('table', { class: 'logs' },
-    h('thead', {}, h('tr', {}, h('th', {}, 'Time'), h('th', {}, 'Severity'), h('th', {}, 'Message'), withTrace ? h('th', {}, 'Trace') : null)),
+    h('thead', {}, h('tr', {}, h('th', { class: 'num' }, 'Time'), h('th', {}, 'Severity'), h('th', {}, 'Message'), withTrace ? h('th', {}, 'Trace') : null)),
     h('tbody', {}, ...logs.map((l) => h('tr', {},
       h('td', { class: 'num' }, fmtTime(l.timeMs)),
       h('td', { class: `sev-${sev(l)}` }, sev(l)),
@@ -220,6 +220,12 @@ function logsPage(params: URLSearchParams): void {
 
 // ---- metrics -------------------------------------------------------------------------------------------------
 
+/** Axis and grid colours from the page's own (light or dark) scheme: uPlot draws on canvas, outside CSS. */
+function axis(extra: Partial<uPlotType.Axis> = {}): uPlotType.Axis {
+  const style = getComputedStyle(document.body);
+  return { stroke: style.color, grid: { stroke: style.getPropertyValue('--line').trim() || '#ddd' }, ticks: { stroke: style.getPropertyValue('--line').trim() || '#ddd' }, ...extra };
+}
+
 const PALETTE = ['#2457c5', '#e0702b', '#2a9d5b', '#b53f9a', '#7a6a00', '#17a2b8', '#c0262d', '#6c757d'];
 
 function chartCard(name: string): HTMLElement {
@@ -247,7 +253,7 @@ function chartCard(name: string): HTMLElement {
     if (line === undefined || newShape !== shape) {
       line?.destroy();
       shape = newShape;
-      line = new uPlot({ width: width(), height: 220, series: [{}, ...m.chart.lines.map((l, i) => ({ label: l.label, stroke: PALETTE[i % PALETTE.length], width: 2, spanGaps: false }))], axes: [{}, { size: 60 }] }, data, plot);
+      line = new uPlot({ width: width(), height: 220, series: [{}, ...m.chart.lines.map((l, i) => ({ label: l.label, stroke: PALETTE[i % PALETTE.length], width: 2, spanGaps: false }))], axes: [axis(), axis({ size: 60 })] }, data, plot);
       charts.push(line);
     } else line.setData(data);
     // How many values are drawn: tests and people can tell "no data yet" from "drawn".
@@ -259,7 +265,7 @@ function chartCard(name: string): HTMLElement {
         bars = new uPlot({
           width: width(), height: 180, title: 'Observations per bucket (stored window)',
           scales: { x: { time: false, range: (_u, min, max) => [min - 0.5, max + 0.5] } },
-          axes: [{ values: (_u, ticks) => ticks.map((t) => labels[t] ?? ''), rotate: -45, size: 50 } as uPlotType.Axis, { size: 60 }],
+          axes: [axis({ values: (_u: uPlotType, ticks: number[]) => ticks.map((t) => labels[t] ?? ''), rotate: -45, size: 50 }), axis({ size: 60 })],
           series: [{}, { label: 'count', fill: PALETTE[0] + '99', stroke: PALETTE[0], paths: uPlot.paths.bars!({ size: [0.8] }), points: { show: false } }],
         }, bucketData, buckets);
         charts.push(bars);
