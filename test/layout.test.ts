@@ -75,3 +75,11 @@ test('the domain (routes, model, errors, admission) sees the OpenTelemetry API, 
   const telemetryValues = domain.filter((i) => part(i.to) === 'telemetry' && !i.typeOnly && !['telemetry/catalogue.ts', 'telemetry/logger.ts'].includes(i.to));
   assert.deepEqual(telemetryValues.map((i) => `${i.from} -> ${i.to}`), []);
 });
+
+// Folders inside a part: src/receiver/console/ is the receiver's web console (part of the receiver, same arrows), and
+// its web/ holds the script served to the browser, which loads nothing but the page's own assets.
+test("the console's browser script imports types only: it runs in the browser, where nothing else is served", () => {
+  const browser = imports.filter((i) => i.from.startsWith('receiver/console/web/'));
+  assert.deepEqual(browser.filter((i) => !i.typeOnly).map((i) => `${i.from} -> ${i.to}`), []);
+  assert.ok(files.some((f) => relative(SRC, f) === 'receiver/console/web/console.ts'));
+});

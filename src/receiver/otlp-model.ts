@@ -84,6 +84,8 @@ export interface ReceivedSpan {
 
 export interface ReceivedDataPoint {
   attributes: Attrs;
+  /** When the point was taken (0 when the exporter left it out). */
+  timeUnixNano: bigint;
   value?: number;
   count?: number;
   sum?: number;
@@ -106,6 +108,8 @@ export interface ReceivedMetric {
 }
 
 export interface ReceivedLog {
+  /** LogRecord.time_unix_nano, or observed_time_unix_nano when that is unset (0 when both are). */
+  timeUnixNano: bigint;
   traceId: string;
   spanId: string;
   severityNumber: number;
@@ -182,7 +186,7 @@ export function spansOf(req: M): ReceivedSpan[] {
 
 function numberPoint(p: M): ReceivedDataPoint {
   const value = has(p, 'asDouble') ? (p.asDouble as number) : num(p.asInt);
-  return { attributes: attrs(p.attributes), value };
+  return { attributes: attrs(p.attributes), timeUnixNano: big(p.timeUnixNano), value };
 }
 
 export function metricsOf(req: M): ReceivedMetric[] {
@@ -204,6 +208,7 @@ export function metricsOf(req: M): ReceivedMetric[] {
             temporality: num(m.histogram.aggregationTemporality),
             dataPoints: ((m.histogram.dataPoints ?? []) as M[]).map((p) => ({
               attributes: attrs(p.attributes),
+              timeUnixNano: big(p.timeUnixNano),
               count: num(p.count),
               sum: has(p, 'sum') ? (p.sum as number) : undefined,
               min: has(p, 'min') ? (p.min as number) : undefined,
@@ -230,7 +235,9 @@ export function logsOf(req: M): ReceivedLog[] {
     for (const sl of (rl.scopeLogs ?? []) as M[]) {
       const scope = scopeOf(sl.scope);
       for (const l of (sl.logRecords ?? []) as M[]) {
+        const time = big(l.timeUnixNano);
         out.push({
+          timeUnixNano: time > 0n ? time : big(l.observedTimeUnixNano),
           traceId: hex(l.traceId),
           spanId: hex(l.spanId),
           severityNumber: num(l.severityNumber),

@@ -11,6 +11,8 @@ import { gunzip, inflate } from 'node:zlib';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { formatExport, MetricMemory, type Verbosity } from './debug-format.ts';
+import { ConsoleServer } from './console/api.ts';
+import { ConsoleStore, type ConsoleLimits } from './console/store.ts';
 import {
   COUNT_PATH,
   countAtPath,
@@ -51,6 +53,8 @@ export interface ReceiverOptions {
    * message (default DEFAULT_MAX_BODY_BYTES). Larger gets 413 on HTTP, RESOURCE_EXHAUSTED on gRPC.
    */
   maxBodyBytes?: number;
+  /** The web console (console/): a page and JSON API over bounded stores of what arrived. Off unless enabled. */
+  console?: { enabled: boolean; host?: string; port?: number; limits?: Partial<ConsoleLimits> };
   write?: (text: string) => void;
 }
 
@@ -82,6 +86,12 @@ export class OtlpReceiver {
   private healthServer?: Server;
   private waiters: Waiter[] = [];
   private upSince = new Date();
+  private consoleServer?: ConsoleServer;
+  /** What the console shows; undefined when the console is off or nothing is decoded (counting mode). */
+  readonly consoleStore?: ConsoleStore;
+  /** The console's address once started ('' when off or when it could not listen: see consoleError). */
+  consoleUrl = '';
+  consoleError = '';
   grpcUrl = '';
   httpUrl = '';
   healthUrl = '';
@@ -97,8 +107,10 @@ export class OtlpReceiver {
       store: options.store ?? true,
       maxStored: options.maxStored ?? 100_000,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      console: options.console ?? { enabled: false },
       write: options.write ?? ((text) => void process.stdout.write(text)),
     };
+    if (this.options.console.enabled && !this.counting) this.consoleStore = new ConsoleStore(this.options.console.limits);
   }
 
   /**
@@ -163,6 +175,17 @@ export class OtlpReceiver {
     this.httpUrl = `http://${host}:${(this.httpServer.address() as AddressInfo).port}`;
     this.healthServer = await listen(createServer((req, res) => this.handleHealth(req, res)), host, this.options.healthPort);
     this.healthUrl = `http://${host}:${(this.healthServer.address() as AddressInfo).port}`;
+    if (this.consoleStore !== undefined) {
+      const server = new ConsoleServer(this.consoleStore, this.options.console.host ?? '127.0.0.1', this.options.console.port ?? 4380);
+      // A console that cannot listen (its port taken by another receiver) leaves the receiver itself working.
+      try {
+        await server.start();
+        this.consoleServer = server;
+        this.consoleUrl = server.url;
+      } catch (err) {
+        this.consoleError = `console not started: ${(err as Error).message}`;
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -170,6 +193,7 @@ export class OtlpReceiver {
       new Promise<void>((resolve) => (this.grpcServer ? this.grpcServer.tryShutdown(() => resolve()) : resolve())),
       close(this.httpServer),
       close(this.healthServer),
+      this.consoleServer?.stop(),
     ]);
   }
 
@@ -224,15 +248,18 @@ export class OtlpReceiver {
         this.seenTraceIds.add(s.traceId);
       }
       if (store) pushBounded(this.spans, spans, maxStored);
+      this.consoleStore?.addSpans(spans);
     } else if (signal === 'metrics') {
       const metrics = metricsOf(req);
       this.counts.metrics += metrics.length;
       this.counts.metricPoints += metrics.reduce((n, m) => n + m.dataPoints.length, 0);
       if (store) pushBounded(this.metrics, metrics, maxStored);
+      this.consoleStore?.addMetrics(metrics);
     } else {
       const logs = logsOf(req);
       this.counts.logRecords += logs.length;
       if (store) pushBounded(this.logs, logs, maxStored);
+      this.consoleStore?.addLogs(logs);
     }
     if (this.waiters.length > 0) {
       const done = this.waiters.filter((w) => w.check());

@@ -4,6 +4,7 @@
 import { config, telemetry } from '../telemetry/instrumentation.ts';
 import { buildApp } from './app.ts';
 import { OtlpReceiver } from '../receiver/receiver.ts';
+import { isLoopback } from '../receiver/console/api.ts';
 
 const { logger, shutdown: shutdownTelemetry } = telemetry;
 
@@ -15,6 +16,10 @@ if (receiver !== undefined) {
   logger.info(
     `Local OTLP receiver listening: gRPC ${receiver.grpcUrl}, HTTP ${receiver.httpUrl}, health ${receiver.healthUrl} (prints what it receives as the Collector's debug exporter)`,
   );
+  if (receiver.consoleError) logger.warn(`Console: ${receiver.consoleError} (RECEIVER_CONSOLE_PORT picks another port)`);
+  if (receiver.consoleUrl && !isLoopback(config.receiver.console.host)) {
+    logger.warn(`Console: listening on ${config.receiver.console.host}, not loopback: anyone who can reach it sees every span attribute and log line`);
+  }
 }
 
 const { app, lifecycle } = buildApp(config, { logger, telemetry: telemetry.status, spans: telemetry.spans, instruments: telemetry.instruments });
@@ -22,6 +27,8 @@ const address = await app.listen({ host: config.host, port: config.port });
 lifecycle.ready = true;
 logger.info('Application startup complete.');
 logger.info({ url: address }, `Server running on ${address} (Press CTRL+C to quit)`);
+// Last, so that it is the line a new user sees.
+if (receiver?.consoleUrl) logger.info({ url: receiver.consoleUrl }, `Console: open ${receiver.consoleUrl} to see traces, metrics and logs`);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

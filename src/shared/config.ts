@@ -143,6 +143,13 @@ export const VARIABLES = {
   RECEIVER_HTTP_PORT: v('RECEIVER_HTTP_PORT', '4318', 'Embedded receiver OTLP/HTTP port.', integer(1, 65535)),
   RECEIVER_HEALTH_PORT: v('RECEIVER_HEALTH_PORT', '13133', 'Embedded receiver health_check port.', integer(1, 65535)),
   RECEIVER_VERBOSITY: v('RECEIVER_VERBOSITY', 'focused', 'What the embedded receiver prints: focused (spans, logs and the service metrics in detail; runtime metrics one line per scope; unchanged metrics left out), or as the Collector debug exporter: detailed (everything), normal or basic.', oneOf(['focused', 'detailed', 'normal', 'basic'] as const)),
+  RECEIVER_CONSOLE: v('RECEIVER_CONSOLE', 'true', 'Serve the web console (traces, metrics, logs) from the embedded receiver.', bool),
+  RECEIVER_CONSOLE_HOST: v('RECEIVER_CONSOLE_HOST', '127.0.0.1', 'Address of the console. It shows every attribute and log line received: any non-loopback address logs a warning at start-up.', text),
+  RECEIVER_CONSOLE_PORT: v('RECEIVER_CONSOLE_PORT', '4380', 'Console port (0 picks a free port).', integer(0, 65535)),
+  RECEIVER_CONSOLE_MAX_TRACES: v('RECEIVER_CONSOLE_MAX_TRACES', '2000', 'Traces the console keeps; the oldest is evicted first.', integer(1, 10_000_000)),
+  RECEIVER_CONSOLE_MAX_LOGS: v('RECEIVER_CONSOLE_MAX_LOGS', '20000', 'Log records the console keeps; the oldest is evicted first.', integer(1, 100_000_000)),
+  RECEIVER_CONSOLE_MAX_SERIES: v('RECEIVER_CONSOLE_MAX_SERIES', '2000', 'Metric time series (name and attributes) the console keeps; the least recently updated is evicted first.', integer(1, 10_000_000)),
+  RECEIVER_CONSOLE_MAX_POINTS: v('RECEIVER_CONSOLE_MAX_POINTS', '720', 'Points kept per metric time series (720 is an hour at the 5 s export interval).', integer(2, 1_000_000)),
   RUNTIME_METRICS: v('RUNTIME_METRICS', 'true', 'Export Node.js runtime metrics (event loop, heap, GC) from @opentelemetry/instrumentation-runtime-node.', bool),
   GC_METRICS: v('GC_METRICS', 'false', 'Also export v8js.gc.duration (observing every garbage collection costs CPU on every request at saturation: docs/PERFORMANCE.md).', bool),
   OTEL_SDK_DISABLED: v('OTEL_SDK_DISABLED', 'false', 'true disables traces, metrics and log export (the API becomes no-op).', bool),
@@ -253,6 +260,12 @@ export interface Config {
     readonly httpPort: number;
     readonly healthPort: number;
     readonly verbosity: 'focused' | 'detailed' | 'normal' | 'basic';
+    readonly console: {
+      readonly enabled: boolean;
+      readonly host: string;
+      readonly port: number;
+      readonly limits: { readonly maxTraces: number; readonly maxLogs: number; readonly maxSeries: number; readonly maxPointsPerSeries: number };
+    };
   };
 }
 
@@ -310,6 +323,17 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
     httpPort: read(env, V.RECEIVER_HTTP_PORT),
     healthPort: read(env, V.RECEIVER_HEALTH_PORT),
     verbosity: read(env, V.RECEIVER_VERBOSITY),
+    console: {
+      enabled: read(env, V.RECEIVER_CONSOLE),
+      host: read(env, V.RECEIVER_CONSOLE_HOST),
+      port: read(env, V.RECEIVER_CONSOLE_PORT),
+      limits: {
+        maxTraces: read(env, V.RECEIVER_CONSOLE_MAX_TRACES),
+        maxLogs: read(env, V.RECEIVER_CONSOLE_MAX_LOGS),
+        maxSeries: read(env, V.RECEIVER_CONSOLE_MAX_SERIES),
+        maxPointsPerSeries: read(env, V.RECEIVER_CONSOLE_MAX_POINTS),
+      },
+    },
   };
   const configuredBase = readOptional(env, V.OTEL_EXPORTER_OTLP_ENDPOINT);
   const protocol = read(env, V.OTEL_EXPORTER_OTLP_PROTOCOL);

@@ -95,3 +95,12 @@ test('.env is read when present and real environment variables win over it', () 
     if (process.env.APP_ENV === 'from-file') delete process.env.APP_ENV;
   }
 });
+
+test("the receiver's console is on 127.0.0.1:4380 by default, clear of the Collector's, Jaeger's, Grafana's and Prometheus's ports", () => {
+  const { console: c } = parseConfig({}).receiver;
+  assert.deepEqual([c.enabled, c.host, c.port], [true, '127.0.0.1', 4380]);
+  for (const taken of [4317, 4318, 8888, 8889, 13133, 55679, 16686, 14250, 14268, 3000, 9090, 9464, 9000]) assert.notEqual(c.port, taken);
+  const set = parseConfig({ RECEIVER_CONSOLE: 'false', RECEIVER_CONSOLE_PORT: '0', RECEIVER_CONSOLE_MAX_TRACES: '10', RECEIVER_CONSOLE_MAX_POINTS: '3' }).receiver.console;
+  assert.deepEqual([set.enabled, set.port, set.limits.maxTraces, set.limits.maxPointsPerSeries], [false, 0, 10, 3]);
+  assert.throws(() => parseConfig({ RECEIVER_CONSOLE_MAX_LOGS: '0' }), /RECEIVER_CONSOLE_MAX_LOGS="0" is not allowed/);
+});
