@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { ROOT, kustomizationResources } from './helpers/manifests.ts';
+import { ROOT, kubectlAvailable, kustomizationResources } from './helpers/manifests.ts';
 
 // Stand-ins for docker, kind and kubectl that record any call: a dry run must call none of them.
 const stubDir = mkdtempSync(join(tmpdir(), 'kind-up-stubs-'));
@@ -105,5 +105,30 @@ describe('the kind:up and kind:down scripts', () => {
       assert.match(r.stderr, /unknown argument: --dryrun/);
     }
     assert.equal(existsSync(calls), false);
+  });
+});
+
+describe('kind:up --with-observability', () => {
+  it('applies the rendered observability overlay after the guide steps, restarts its pods and waits for every Deployment', async (t) => {
+    if (!kubectlAvailable()) return t.skip('kubectl is not installed');
+    const { renderOverlay } = await import('./helpers/overlay.ts');
+    const plain = runScript('kind-up.sh', '--dry-run').commands;
+    const r = runScript('kind-up.sh', '--dry-run', '--with-observability');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(existsSync(calls), false, 'the dry run called a tool');
+    const verify = plain.findIndex((c) => c.includes('rollout status --timeout=180s deployment/metrics-server'));
+    assert.deepEqual(r.commands.slice(0, verify), plain.slice(0, verify), 'the guide steps come first, unchanged');
+    assert.deepEqual(r.commands.slice(-2), plain.slice(-2), 'Step 10 comes last');
+    const added = r.commands.slice(verify, -2);
+    const render = /^kubectl kustomize --load-restrictor=LoadRestrictionsNone -o (\S+) k8s\/overlays\/observability$/.exec(added[0] ?? '');
+    assert.ok(render, added.join('\n'));
+    assert.equal(added[1], `kubectl --context kind-mcp-cluster apply -f ${render[1]}`);
+    assert.match(added[2]!, /^kubectl --context kind-mcp-cluster rollout restart( deployment\/[\w-]+)+ -n ai-ml-lab-2-2$/);
+    const overlayDeployments = renderOverlay().filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name);
+    const waited = added.slice(3).map((c) => /rollout status --timeout=\d+s deployment\/([\w-]+) -n ai-ml-lab-2-2$/.exec(c)?.[1]);
+    assert.deepEqual([...waited].sort(), [...overlayDeployments].sort());
+    for (const [svc, port] of [['grafana', 3000], ['jaeger', 16686], ['prometheus', 9090]] as const) {
+      assert.match(r.stdout, new RegExp(`kubectl port-forward -n ai-ml-lab-2-2 svc/${svc} ${port}:${port}`));
+    }
   });
 });
