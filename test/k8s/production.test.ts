@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
@@ -77,6 +77,8 @@ function validate(obj: K8sObject): void {
 const skip = kubectlAvailable() ? false : 'kubectl is not installed';
 const objects = skip ? [] : renderProduction();
 const base = loadObjects();
+
+const parseAllYaml = (text: string): any[] => parseAllDocuments(text).map((d) => d.toJS());
 
 /** The "ours, full telemetry" row of docs/PERFORMANCE.md: req/s median and CPU us per request. */
 function measuredFullTelemetry(): { reqPerSec: number; usPerReq: number } {
@@ -331,6 +333,46 @@ describe('images are pinned', { skip }, () => {
         if (c.image!.startsWith('otel/')) assert.equal(c.image, baseCollector);
       }
     }
+  });
+});
+
+describe('the optional KEDA example and the docs agree with the overlay', { skip }, () => {
+  it('scales the same Deployment as the HPA it takes over, with the same bounds and behaviour, on CPU and the request rate at the per-pod target', () => {
+    const [so, ...rest] = parseAllYaml(readProductionFile('keda-scaledobject.example.yaml'));
+    assert.equal(rest.length, 0);
+    assert.equal(so.apiVersion, 'keda.sh/v1alpha1');
+    assert.equal(so.kind, 'ScaledObject');
+    assert.equal(so.metadata.namespace, NAMESPACE);
+    assert.equal(so.metadata.annotations['scaledobject.keda.sh/transfer-hpa-ownership'], 'true');
+    const h = appHpa();
+    assert.deepEqual(so.spec.scaleTargetRef, h.spec!.scaleTargetRef);
+    assert.equal(so.spec.advanced.horizontalPodAutoscalerConfig.name, h.metadata!.name);
+    assert.equal(so.spec.minReplicaCount, h.spec!.minReplicas);
+    assert.equal(so.spec.maxReplicaCount, h.spec!.maxReplicas);
+    assert.deepEqual(so.spec.advanced.horizontalPodAutoscalerConfig.behavior, h.spec!.behavior);
+    const cpu = so.spec.triggers.find((t: { type: string }) => t.type === 'cpu');
+    assert.equal(Number(cpu.metadata.value), cpuTarget(h) * 100);
+    const prom = so.spec.triggers.find((t: { type: string }) => t.type === 'prometheus');
+    const r = onlyContainer(deployment(objects, APP)).resources!;
+    assert.equal(Number(prom.metadata.threshold), Math.round((quantity(r.requests!.cpu) * cpuTarget(h)) / (sizingUsPerReq() * 1e-6)));
+    assert.match(prom.metadata.query, /http_requests_total/);
+  });
+
+  it('states in docs/KUBERNETES.md the figures the manifests use', () => {
+    const doc = readFileSync(join(ROOT, 'docs/KUBERNETES.md'), 'utf8');
+    const start = doc.indexOf('## Production overlay');
+    assert.ok(start > 0, 'no Production overlay section');
+    const section = doc.slice(start, doc.indexOf('\n## ', start + 1));
+    const r = onlyContainer(deployment(objects, APP)).resources!;
+    const perPod = (quantity(r.requests!.cpu) * cpuTarget(appHpa())) / (sizingUsPerReq() * 1e-6);
+    for (const s of [`${sizingUsPerReq()} us of CPU`, `${fmt(perPod)} req/s per pod`, 'npm run kind:up -- --production', 'kind-mcp-cluster-production.yaml']) {
+      assert.ok(section.includes(s), `the section does not say ${s}`);
+    }
+    for (const h of ofKind<IHorizontalPodAutoscaler>(objects, 'HorizontalPodAutoscaler')) {
+      assert.ok(section.includes(`${h.spec!.minReplicas}-${h.spec!.maxReplicas}`), `${h.metadata?.name} bounds`);
+    }
+    const quota = findObject(objects, 'ResourceQuota', 'ai-ml-lab-2-2-quota') as unknown as { spec: { hard: Record<string, string> } };
+    assert.ok(section.includes(`${quota.spec.hard['limits.cpu']} CPU and ${quota.spec.hard['limits.memory']}`), 'quota limits');
   });
 });
 
