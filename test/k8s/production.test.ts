@@ -409,4 +409,11 @@ describe('npm run kind:up -- --production', { skip }, () => {
     const plain = spawnSync('bash', [join(ROOT, 'scripts/kind-up.sh'), '--dry-run'], { cwd: tmpdir(), encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
     assert.ok(!plain.stdout.includes('overlays/production'), 'without the flag kind:up stays the guide');
   });
+
+  it('refuses --production together with --with-observability, which patches the Collector this overlay replaces', () => {
+    const r = spawnSync('bash', [join(ROOT, 'scripts/kind-up.sh'), '--dry-run', '--production', '--with-observability'], { cwd: tmpdir(), encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /do not combine/);
+    assert.equal(r.stdout, '', 'nothing may run before the refusal');
+  });
 });
