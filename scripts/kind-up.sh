@@ -4,6 +4,7 @@
 # is reused and `kubectl apply` only changes what differs.
 #   --dry-run   print each command instead of running it (needs none of docker, kind, kubectl)
 #   --with-observability   then apply k8s/overlays/observability: Jaeger, Prometheus, Grafana (docs/OBSERVABILITY.md)
+#   --production  k8s/overlays/production instead of the guide's files, on a 3-worker cluster (kind-mcp-cluster-production.yaml)
 set -euo pipefail
 
 readonly CLUSTER=mcp-cluster
@@ -18,20 +19,26 @@ readonly WAIT_TIMEOUT=180s
 
 DRY_RUN=0
 WITH_OBSERVABILITY=0
+PRODUCTION=0
 for arg in "$@"; do
   case "$arg" in
     --dry-run) DRY_RUN=1 ;;
     --with-observability) WITH_OBSERVABILITY=1 ;;
+    --production) PRODUCTION=1 ;;
     -h | --help)
-      sed -n '2,6p' "${BASH_SOURCE[0]}"
+      sed -n '2,7p' "${BASH_SOURCE[0]}"
       exit 0
       ;;
     *)
-      echo "kind-up: unknown argument: $arg (expected --dry-run, --with-observability or --help)" >&2
+      echo "kind-up: unknown argument: $arg (expected --dry-run, --with-observability, --production or --help)" >&2
       exit 2
       ;;
   esac
 done
+if [[ "$PRODUCTION" -eq 1 && "$WITH_OBSERVABILITY" -eq 1 ]]; then
+  echo "kind-up: --production and --with-observability do not combine yet (docs/KUBERNETES.md, Production overlay)" >&2
+  exit 2
+fi
 
 # Print a command the way it would be typed (single-quoting words with shell characters), then run it.
 run() {
@@ -62,7 +69,7 @@ fi
 step "Step 1: kind cluster ${CLUSTER}"
 [[ "$DRY_RUN" -eq 1 ]] && echo "# only when the cluster does not exist yet"
 if [[ "$DRY_RUN" -eq 1 ]] || ! kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
-  run kind create cluster --config kind-mcp-cluster.yaml
+  if [[ "$PRODUCTION" -eq 1 ]]; then run kind create cluster --config kind-mcp-cluster-production.yaml; else run kind create cluster --config kind-mcp-cluster.yaml; fi
 else
   echo "cluster ${CLUSTER} exists, reusing it"
 fi
@@ -79,6 +86,33 @@ run kubectl --context "$CONTEXT" apply -f "$METRICS_SERVER_URL"
 if [[ "$DRY_RUN" -eq 1 ]] || ! kubectl --context "$CONTEXT" -n kube-system get deployment metrics-server \
   -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -q -- --kubelet-insecure-tls; then
   run kubectl --context "$CONTEXT" -n kube-system patch deployment metrics-server --type=json -p "$METRICS_SERVER_PATCH"
+fi
+
+# --production: the overlay instead of Steps 6-9 (docs/KUBERNETES.md, "Production overlay").
+if [[ "$PRODUCTION" -eq 1 ]]; then
+  step "Production overlay: k8s/overlays/production"
+  rendered="${TMPDIR:-/tmp}/ai-ml-lab-2-2-production.yaml"
+  existed=0
+  if [[ "$DRY_RUN" -eq 0 ]] && kubectl --context "$CONTEXT" -n "$NAMESPACE" get deployment/otel-gateway >/dev/null 2>&1; then existed=1; fi
+  if [[ "$DRY_RUN" -eq 0 ]] && ! kubectl --context "$CONTEXT" get nodes -l '!node-role.kubernetes.io/control-plane' -o name | grep -q .; then
+    echo "note: ${CLUSTER} has no worker nodes, so every pod shares one node; for the 3-worker cluster: npm run kind:down first"
+  fi
+  run kubectl kustomize --load-restrictor=LoadRestrictionsNone k8s/overlays/production -o "$rendered"
+  run kubectl --context "$CONTEXT" apply -f "$rendered"
+  # The guide's single Collector, if a plain kind:up ran before: the agents and gateways replace it.
+  run kubectl --context "$CONTEXT" -n "$NAMESPACE" delete deployment/otel-collector networkpolicy/otel-collector configmap/otel-collector-config --ignore-not-found
+  if [[ "$DRY_RUN" -eq 1 || "$existed" -eq 1 ]]; then
+    # Stable ConfigMap names and the tag v1 mean `apply` changes no pod template: restart for new configs and image.
+    [[ "$DRY_RUN" -eq 1 ]] && echo "# only when the overlay was applied before"
+    run kubectl --context "$CONTEXT" -n "$NAMESPACE" rollout restart daemonset/otel-agent deployment/otel-gateway deployment/ai-lab-2-2-paid
+  fi
+  run kubectl --context "$CONTEXT" -n "$NAMESPACE" rollout status --timeout="$WAIT_TIMEOUT" daemonset/otel-agent
+  run kubectl --context "$CONTEXT" -n "$NAMESPACE" rollout status --timeout="$WAIT_TIMEOUT" deployment/otel-gateway
+  run kubectl --context "$CONTEXT" -n "$NAMESPACE" rollout status --timeout="$WAIT_TIMEOUT" deployment/ai-lab-2-2-paid
+  run kubectl --context "$CONTEXT" -n kube-system rollout status --timeout="$WAIT_TIMEOUT" deployment/metrics-server
+  run kubectl --context "$CONTEXT" get pods,svc,hpa,pdb -n "$NAMESPACE" -o wide
+  echo "==> Ready. kubectl port-forward -n ${NAMESPACE} svc/ai-lab-2-2-paid 9002:9000"
+  exit 0
 fi
 
 step "Steps 6-8: namespace, Collector configuration, Collector"
