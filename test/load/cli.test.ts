@@ -119,6 +119,7 @@ test('--json prints one summary with the documented schema and --out writes the 
     errors: 'object',
     traces: 'object',
     client: 'object',
+    targets: 'object',
     warnings: 'object',
     slo: 'object',
   };
