@@ -5,6 +5,7 @@
 // a shared machine), stops the service with SIGTERM so that it flushes, and prints the figures.
 //   node scripts/telemetry-volume.ts [--requests 2000] [--rate 200]     (needs `npm run build`)
 import { createServer, connect, type Server, type AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runLoad } from '../src/load/engine.ts';
@@ -18,14 +19,24 @@ interface Relay {
   /** Bytes the exporter sent (requests) and the receiver answered. */
   up: number;
   down: number;
+  /** The first bytes sent (up to KEEP_BYTES), to measure how much gzip would save. */
+  kept: Buffer[];
+  keptBytes: number;
 }
+const KEEP_BYTES = 4 * 1024 * 1024;
 
 /** A TCP relay to `port` that counts the bytes each way: the OTLP/gRPC traffic as the network carries it. */
 async function relay(port: number): Promise<Relay> {
-  const r: Relay = { server: createServer(), url: '', up: 0, down: 0 };
+  const r: Relay = { server: createServer(), url: '', up: 0, down: 0, kept: [], keptBytes: 0 };
   r.server.on('connection', (client) => {
     const upstream = connect(port, '127.0.0.1');
-    client.on('data', (d: Buffer) => (r.up += d.length));
+    client.on('data', (d: Buffer) => {
+      r.up += d.length;
+      if (r.keptBytes < KEEP_BYTES) {
+        r.kept.push(d);
+        r.keptBytes += d.length;
+      }
+    });
     upstream.on('data', (d: Buffer) => (r.down += d.length));
     client.pipe(upstream).on('error', () => client.destroy());
     upstream.pipe(client).on('error', () => upstream.destroy());
@@ -91,6 +102,16 @@ console.log(`OTLP/gRPC bytes per 1,000 requests, traces: ${fmt(per1k(traceBytes)
 console.log(`OTLP/gRPC bytes per 1,000 requests, logs: ${fmt(per1k(logBytes))} (${fmt(logBytes / logs, 1)} per record)`);
 console.log(`OTLP/gRPC bytes per 1,000 requests, traces + logs: ${fmt(per1k(traceBytes + logBytes))}`);
 console.log(`OTLP/gRPC bytes per metric export: ${fmt(relays.metrics.up / Math.max(1, metricExports))} (${metricExports} exports, one per OTEL_METRIC_EXPORT_INTERVAL per pod)`);
+// The Collector's otlp exporter compresses with gzip by default: what that would make of these bytes (the stream as
+// a whole, frames included, so a little better than batch by batch).
+const ratio = (r: Relay): number => {
+  const raw = Buffer.concat(r.kept);
+  return raw.length / gzipSync(raw).length;
+};
+console.log(`gzip ratio (raw / compressed), traces: ${fmt(ratio(relays.traces), 2)}, logs: ${fmt(ratio(relays.logs), 2)}, both: ${fmt(
+  (relays.traces.keptBytes + relays.logs.keptBytes) / (relays.traces.keptBytes / ratio(relays.traces) + relays.logs.keptBytes / ratio(relays.logs)),
+  2,
+)}`);
 console.log(`answers from the receiver: ${fmt(relays.traces.down + relays.logs.down + relays.metrics.down)} bytes in all (not counted above)`);
 
 await receiver.stop();
