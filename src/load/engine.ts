@@ -7,6 +7,8 @@
 // cap is reached waits, is sent as soon as a slot frees, and is counted late. Service time (from the actual send) is
 // recorded beside it.
 // Closed model (no rate): `concurrency` workers send back to back; latency and service time are the same.
+// Several targets: request i goes to the next target in turn. A refused connection sent nothing, so the request is
+// resent to another target; a request that was sent is never resent (the service may have acted on it).
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
