@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseCli } from '../../src/load/args.ts';
+import { LoadRun } from '../../src/load/engine.ts';
 import type { Summary } from '../../src/load/aggregate.ts';
 
 const CLI = fileURLToPath(new URL('../../src/load/cli.ts', import.meta.url));
@@ -133,6 +134,47 @@ test('a dead target gets one pre-flight line; its requests are refused before se
   assert.equal(dead.successful + dead.failed, 0);
   assert.equal(s.requests.retried, dead.requests);
   assert.equal(s.errors.refused, 0);
+});
+
+test('a target that refused is tried again after its back-off, and takes its share once it listens', async () => {
+  // A port that was free a moment ago: nothing listens until the run has seen it refuse.
+  const late = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"prediction":4.0}'));
+  });
+  const probe = createServer();
+  const lateUrl = await listen(probe);
+  await close(probe);
+  const run = new LoadRun({
+    target: `${urls[0]}/predict`,
+    targets: [`${urls[0]}/predict`, `${lateUrl}/predict`],
+    method: 'POST',
+    body: '{"features":[1,2,3]}',
+    requests: null,
+    durationMs: 3_500,
+    rate: 40,
+    concurrency: 4,
+    timeoutMs: 5_000,
+    propagate: false,
+  });
+  const refusedOnce = new Promise<void>((resolve) => run.on('progress', () => run.retried > 0 && resolve()));
+  run.start();
+  await refusedOnce;
+  await new Promise<void>((resolve, reject) => {
+    late.once('error', reject);
+    late.listen(Number(new URL(lateUrl).port), '127.0.0.1', resolve);
+  });
+  try {
+    const result = await run.result;
+    const [, revived] = result.targets;
+    assert.equal(result.failed, 0);
+    assert.ok(revived!.retried >= 1, 'it refused first');
+    // Requests are due for 3.5 s, half of them to each target: it takes a share again within a back-off or two.
+    assert.ok(revived!.successful >= 10, `it answered only ${revived!.successful} after it came up`);
+    assert.equal(result.successful, result.sent);
+  } finally {
+    await close(late);
+  }
 });
 
 test('a request that was sent and then reset is never resent: it fails, counted at its target', async () => {
