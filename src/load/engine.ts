@@ -309,7 +309,7 @@ export class LoadRun extends EventEmitter<RunEvents> {
       retried: 0,
       statusCounts: {},
       errorCounts: { timeout: 0, refused: 0, reset: 0, other: 0 },
-      latency: newHistogram(),
+      latency: urls.length > 1 ? newHistogram() : this.latency,
     }));
     this.#backoffUntil = urls.map(() => 0);
     this.#backoffMs = urls.map(() => 0);
@@ -482,8 +482,9 @@ export class LoadRun extends EventEmitter<RunEvents> {
   /** Called by InFlight when its response ended or failed. */
   complete(req: InFlight, err: Error | null): void {
     const now = performance.now();
-    const target = this.targets[req.target] as TargetStats;
-    if (this.#requests.length > 1) {
+    // One target: its figures are the run's, filled in at the end instead of recorded twice per request.
+    const target = this.#requests.length > 1 ? (this.targets[req.target] as TargetStats) : null;
+    if (target !== null) {
       if (err !== null && (err as Error & { code?: string }).code === 'ECONNREFUSED') {
         this.#backOff(req.target, now);
         if (this.#resend(req, now)) return;
@@ -503,7 +504,7 @@ export class LoadRun extends EventEmitter<RunEvents> {
     if (err === null) {
       const key = String(req.statusCode);
       this.statusCounts[key] = (this.statusCounts[key] ?? 0) + 1;
-      target.statusCounts[key] = (target.statusCounts[key] ?? 0) + 1;
+      if (target !== null) target.statusCounts[key] = (target.statusCounts[key] ?? 0) + 1;
       const id = traceIdOf(req.body, req.headers ?? {});
       if (id !== null) {
         this.traces.ids.push(id);
@@ -513,19 +514,21 @@ export class LoadRun extends EventEmitter<RunEvents> {
     } else {
       const cls = classify(err as Error & { code?: string });
       this.errorCounts[cls]++;
-      target.errorCounts[cls]++;
+      if (target !== null) target.errorCounts[cls]++;
       // A propagated id of a request that reached the service (it may have exported a span) is audited too.
       if (req.propagatedId !== null && cls !== 'refused') this.traces.ids.push(req.propagatedId);
     }
     if (ok) {
       this.successful++;
-      target.successful++;
       this.latency.recordValue(latencyUs);
-      target.latency.recordValue(latencyUs);
+      if (target !== null) {
+        target.successful++;
+        target.latency.recordValue(latencyUs);
+      }
       this.serviceTime.recordValue(Math.max(1, Math.round((now - req.sentAt) * 1000)));
     } else {
       this.failed++;
-      target.failed++;
+      if (target !== null) target.failed++;
       this.failedLatency.recordValue(latencyUs);
     }
     if (this.#closed) {
@@ -555,6 +558,10 @@ export class LoadRun extends EventEmitter<RunEvents> {
     const end = Math.max(this.#lastDone, this.#lastSend, this.#t0);
     const eld = this.#eld;
     const ms = (ns: number): number => (Number.isFinite(ns) ? ns / 1e6 : 0);
+    if (this.targets.length === 1) {
+      const only = this.targets[0] as TargetStats;
+      Object.assign(only, { successful: this.successful, failed: this.failed, statusCounts: this.statusCounts, errorCounts: this.errorCounts, latency: this.latency });
+    }
     const result: RunResult = {
       options: this.options,
       startedAt: this.#startedAt,
