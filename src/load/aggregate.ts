@@ -2,7 +2,7 @@
 // check read. Reads the histograms, changes nothing.
 import type { Histogram } from 'hdr-histogram-js';
 import type { CliOptions } from './args.ts';
-import type { RunResult } from './engine.ts';
+import type { ErrorClass, RunResult } from './engine.ts';
 import { auditTraces, type Delivery, type TraceAudit } from './trace-audit.ts';
 import { checkSlos, type SloResult } from './slo.ts';
 
@@ -60,6 +60,8 @@ export interface Summary {
     failed: number;
     late: number;
     dropped: number;
+    /** Refused on a new connection by one target (nothing sent) and resent to another: not failures. */
+    retried: number;
   };
   rate: {
     target: number | null;
@@ -89,8 +91,28 @@ export interface Summary {
     /** Never true for a run that got no answer: spinning through refused connections says nothing about the client. */
     saturated: boolean;
   };
+  /** One entry per target, in the order given (one entry for a single-target run). */
+  targets: TargetSummary[];
   warnings: string[];
   slo: SloResult[];
+}
+
+export type ErrorCounts = Summary['errors'];
+
+/** What one target of the run got: the requests dispatched to it, and how those that completed there ended. */
+export interface TargetSummary {
+  url: string;
+  /** Dispatched to this target, refused ones included. */
+  requests: number;
+  answered: number;
+  successful: number;
+  failed: number;
+  /** Refused here on a new connection, then resent to another target. */
+  retried: number;
+  statusCodes: Record<string, number>;
+  errors: ErrorCounts;
+  /** Successful requests completed here, as `latencyMs`. */
+  latencyMs: LatencyStats;
 }
 
 // monitorEventLoopDelay samples with a 10 ms timer and reports its firing time; the excess over 10 ms is the delay.
@@ -158,6 +180,19 @@ export function bucketize(h: Histogram, edgesMs: readonly number[]): Bucket[] {
   });
 }
 
+/** Transport errors by class plus the non-2xx statuses by range. */
+function errorsOf(errorCounts: Record<ErrorClass, number>, statusCounts: Record<string, number>): ErrorCounts {
+  const errors = { timeout: 0, refused: 0, reset: 0, '4xx': 0, '5xx': 0, otherStatus: 0, other: 0 };
+  Object.assign(errors, errorCounts);
+  for (const [code, n] of Object.entries(statusCounts)) {
+    const c = Number(code);
+    if (c >= 400 && c < 500) errors['4xx'] += n;
+    else if (c >= 500) errors['5xx'] += n;
+    else if (c < 200 || c >= 300) errors.otherStatus += n;
+  }
+  return errors;
+}
+
 /** Pure: the summary of one run, objectives checked. `delivery` is the receiver's answer when traces were verified. */
 export function aggregate(run: RunResult, cli: CliOptions, delivery: Delivery | null = null): Summary {
   const o = run.options;
@@ -171,14 +206,7 @@ export function aggregate(run: RunResult, cli: CliOptions, delivery: Delivery | 
   }
   const shortfall = o.rate !== null && send !== null && (send < o.rate * (1 - SHORTFALL_TOLERANCE) || run.dropped > 0);
 
-  const errors = { timeout: 0, refused: 0, reset: 0, '4xx': 0, '5xx': 0, otherStatus: 0, other: 0 };
-  Object.assign(errors, run.errorCounts);
-  for (const [code, n] of Object.entries(run.statusCounts)) {
-    const c = Number(code);
-    if (c >= 400 && c < 500) errors['4xx'] += n;
-    else if (c >= 500) errors['5xx'] += n;
-    else if (c < 200 || c >= 300) errors.otherStatus += n;
-  }
+  const errors = errorsOf(run.errorCounts, run.statusCounts);
 
   const c = run.client;
   const cpuPercent = c.wallMs > 0 ? (100 * (c.cpuUserMs + c.cpuSystemMs)) / c.wallMs : 0;
@@ -247,6 +275,7 @@ export function aggregate(run: RunResult, cli: CliOptions, delivery: Delivery | 
       failed: run.failed,
       late: run.late,
       dropped: run.dropped,
+      retried: run.retried,
     },
     rate: { target: o.rate, actual: round(actual, 2), send: send === null ? null : round(send, 2), shortfall },
     latencyMs: latencyStats(run.latency),
@@ -270,6 +299,17 @@ export function aggregate(run: RunResult, cli: CliOptions, delivery: Delivery | 
       eventLoopDelayMs: eld,
       saturated,
     },
+    targets: run.targets.map((t) => ({
+      url: t.url,
+      requests: t.sent,
+      answered: Object.values(t.statusCounts).reduce((n, k) => n + k, 0),
+      successful: t.successful,
+      failed: t.failed,
+      retried: t.retried,
+      statusCodes: { ...t.statusCounts },
+      errors: errorsOf(t.errorCounts, t.statusCounts),
+      latencyMs: latencyStats(t.latency),
+    })),
     warnings,
   };
   return { ...summary, slo: checkSlos(cli.slos, summary) };

@@ -49,7 +49,10 @@ export const USAGE = `Usage: load [options]
 Generates HTTP load against the inference service and reports latency, errors and trace delivery.
 
   --url URL              service base URL (default ${DEFAULTS.url}, the guide's port-forward; when nothing
-                         listens there and ${DEFAULTS.fallbackUrl}/health answers (npm start), that is used)
+                         listens there and ${DEFAULTS.fallbackUrl}/health answers (npm start), that is used).
+                         Repeatable: several replicas, taken round robin per request; a connection refused
+                         before anything was sent is resent to another one
+  --targets FILE         more target URLs, one per line (blank lines and # comments ignored)
   --endpoint PATH        request path (default ${DEFAULTS.endpoint})
   --requests N           total requests to send (default ${DEFAULTS.requests})
   --duration D           run for a duration instead (30s, 500ms, 2m)
@@ -74,7 +77,7 @@ Generates HTTP load against the inference service and reports latency, errors an
   --quiet                no progress display
   -h, --help             this help
 
-Nothing listening at the URL stops the run before it starts. Start the service with \`npm start\`, or pass
+Nothing listening at the URL (at any of the URLs) stops the run before it starts. Start the service with \`npm start\`, or pass
 --url ${DEFAULTS.fallbackUrl}, or run the guide's port-forward: ${PORT_FORWARD}
 
 Exit codes: 0 ok, 1 an SLO was violated, 2 bad arguments, 3 nothing listens at the URL or no request was answered.`;
@@ -82,7 +85,8 @@ Exit codes: 0 ok, 1 an SLO was violated, 2 bad arguments, 3 nothing listens at t
 type RawValues = Record<string, string | boolean | string[] | undefined>;
 
 const FLAGS = {
-  url: { type: 'string' },
+  url: { type: 'string', multiple: true },
+  targets: { type: 'string' },
   endpoint: { type: 'string' },
   requests: { type: 'string', short: 'n' },
   duration: { type: 'string', short: 'd' },
@@ -184,19 +188,40 @@ export function validate(
     return ms;
   };
 
-  const rawUrl = str('url') ?? defaults.url;
-  const base = parseUrl(rawUrl);
-  if (!base) fail('--url', `must be an http:// or https:// URL (got ${JSON.stringify(rawUrl)})`);
+  const urlFlags = Array.isArray(values.url) ? values.url : typeof values.url === 'string' ? [values.url] : [];
+  const targetsFile = str('targets');
+  const listed: { flag: string; raw: string }[] = urlFlags.map((raw) => ({ flag: '--url', raw }));
+  if (targetsFile !== undefined) {
+    try {
+      for (const line of readFile(targetsFile).split('\n')) {
+        const raw = line.replace(/#.*/, '').trim();
+        if (raw !== '') listed.push({ flag: '--targets', raw });
+      }
+      if (!listed.some((l) => l.flag === '--targets')) fail('--targets', `names a file with no URL (${targetsFile})`);
+    } catch (err) {
+      fail('--targets', `must name a readable file of URLs, one per line (${targetsFile}: ${(err as Error).message})`);
+    }
+  }
+  if (listed.length === 0) listed.push({ flag: '--url', raw: defaults.url });
+  const rawUrl = listed[0]!.raw;
   const endpointFlag = str('endpoint');
   if (endpointFlag !== undefined && !endpointFlag.startsWith('/')) {
     fail('--endpoint', `must start with / (got ${JSON.stringify(endpointFlag)})`);
   }
   // A URL that already names a path (http://host/predict) is used as it is unless --endpoint says otherwise.
-  let target = '';
-  if (base) {
+  const targets: string[] = [];
+  for (const { flag, raw } of listed) {
+    const base = parseUrl(raw);
+    if (!base) {
+      fail(flag, `must be an http:// or https:// URL (got ${JSON.stringify(raw)})`);
+      continue;
+    }
     const path = endpointFlag ?? (base.pathname !== '/' ? base.pathname + base.search : DEFAULTS.endpoint);
-    target = base.origin + path;
+    const target = base.origin + path;
+    if (targets.includes(target)) fail(flag, `names ${target} twice`);
+    else targets.push(target);
   }
+  const target = targets[0] ?? '';
 
   const requestsFlag = positiveNumber('requests', true);
   const durationMs = duration('duration');
@@ -286,6 +311,7 @@ export function validate(
   if (errors.length > 0) return { options: null, errors };
   const load: LoadOptions = Object.freeze({
     target,
+    ...(targets.length > 1 ? { targets: Object.freeze(targets) } : {}),
     method,
     body,
     requests: durationMs === null ? (requestsFlag ?? DEFAULTS.requests) : null,
@@ -298,7 +324,7 @@ export function validate(
   const options: CliOptions = Object.freeze({
     load,
     url: rawUrl,
-    fallbackUrl: str('url') === undefined ? defaults.fallbackUrl : null,
+    fallbackUrl: urlFlags.length === 0 && targetsFile === undefined ? defaults.fallbackUrl : null,
     warmupMs,
     warmupRequests,
     buckets: Object.freeze(buckets),

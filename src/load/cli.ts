@@ -1,6 +1,7 @@
 // The thin CLI: parse -> validate -> check the target listens -> run (engine events drive the progress display)
 // -> aggregate -> print.
-// Exit codes: 0 ok, 1 an SLO was violated, 2 bad arguments, 3 nothing listens at the URL or no request was answered.
+// Exit codes: 0 ok, 1 an SLO was violated, 2 bad arguments, 3 nothing listens at the URL (at none of the URLs) or no
+// request was answered.
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { aggregate } from './aggregate.ts';
@@ -16,7 +17,7 @@ import {
   formatUnanswered,
   formatViolations,
 } from './print.ts';
-import { chooseTarget } from './preflight.ts';
+import { checkTargets, chooseTarget } from './preflight.ts';
 import { uniqueIds, verifyTraces, type Delivery } from './trace-audit.ts';
 
 export interface Io {
@@ -57,14 +58,23 @@ export async function main(argv: readonly string[], io: Io = process, defaults: 
   // Text goes to stdout; with --json, stdout carries only the JSON and the progress display moves to stderr.
   const report = cli.json ? io.stderr : io.stdout;
   const tty = report.isTTY === true;
-  const choice = await chooseTarget(cli.load.target, cli.fallbackUrl, Math.min(cli.load.timeoutMs, 10_000));
-  if ('error' in choice) {
-    io.stderr.write(`load: ${choice.error}\n`);
-    return 3;
-  }
-  if (choice.notice !== null) {
-    report.write(choice.notice + '\n');
-    cli = withTarget(cli, choice.target);
+  if (cli.load.targets !== undefined && cli.load.targets.length > 1) {
+    const check = await checkTargets(cli.load.targets, Math.min(cli.load.timeoutMs, 10_000));
+    for (const line of check.notices) io.stderr.write(`load: ${line}\n`);
+    if (check.error !== null) {
+      io.stderr.write(`load: ${check.error}\n`);
+      return 3;
+    }
+  } else {
+    const choice = await chooseTarget(cli.load.target, cli.fallbackUrl, Math.min(cli.load.timeoutMs, 10_000));
+    if ('error' in choice) {
+      io.stderr.write(`load: ${choice.error}\n`);
+      return 3;
+    }
+    if (choice.notice !== null) {
+      report.write(choice.notice + '\n');
+      cli = withTarget(cli, choice.target);
+    }
   }
   if (!cli.json) io.stdout.write(formatConfiguration(cli));
 

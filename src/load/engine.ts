@@ -7,6 +7,8 @@
 // cap is reached waits, is sent as soon as a slot frees, and is counted late. Service time (from the actual send) is
 // recorded beside it.
 // Closed model (no rate): `concurrency` workers send back to back; latency and service time are the same.
+// Several targets: request i goes to the next target in turn. A refused connection sent nothing, so the request is
+// resent to another target; a request that was sent is never resent (the service may have acted on it).
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -16,8 +18,13 @@ import { TraceparentSource, traceIdOf, type TraceLog } from './trace-audit.ts';
 
 /** What the engine needs to generate load. */
 export interface LoadOptions {
-  /** Full target URL (origin + endpoint). */
+  /** Full target URL (origin + endpoint); the first of `targets` when there are several. */
   target: string;
+  /**
+   * Several full target URLs, taken round robin per request (replicas of one service). Absent or empty: `target`
+   * alone. A connection refused on a new connection (nothing sent) is resent to another target.
+   */
+  targets?: readonly string[];
   method: 'GET' | 'POST';
   body: string | null;
   /** Stop after this many requests (null: run for `durationMs`). */
@@ -34,6 +41,32 @@ export interface LoadOptions {
 }
 
 export type ErrorClass = 'timeout' | 'refused' | 'reset' | 'other';
+
+/** What one target of a multi-target run got and answered. */
+export interface TargetStats {
+  url: string;
+  /** Requests dispatched to it, refused ones included. */
+  sent: number;
+  successful: number;
+  failed: number;
+  /** Refused on a new connection here (nothing sent), then resent to another target. */
+  retried: number;
+  statusCounts: Record<string, number>;
+  errorCounts: Record<ErrorClass, number>;
+  /** Successful requests completed here, from the scheduled time, in µs. */
+  latency: Histogram;
+}
+
+/** The targets of a run: `targets` when given, else `target`. */
+export function targetsOf(options: LoadOptions): readonly string[] {
+  return options.targets !== undefined && options.targets.length > 0 ? options.targets : [options.target];
+}
+
+// A target that refuses a connection, or answers `Connection: close` (the service does so while it drains), is
+// skipped for this long, doubled on each repeat up to the cap, and tried again after it: a pod being rolled stops
+// taking new connections before its listener closes, and a replacement listening on the same address gets traffic back.
+export const BACKOFF_MS = 1_000;
+export const BACKOFF_MAX_MS = 8_000;
 
 export interface ClientStats {
   wallMs: number;
@@ -68,6 +101,10 @@ export interface RunResult {
   startLag: Histogram;
   statusCounts: Record<string, number>;
   errorCounts: Record<ErrorClass, number>;
+  /** Requests refused on a new connection by one target and resent to another (not failures). */
+  retried: number;
+  /** One entry per target, in the order given. */
+  targets: TargetStats[];
   traces: TraceLog;
   client: ClientStats;
 }
@@ -95,11 +132,12 @@ export function newHistogram(): Histogram {
  * pool searched its clients and handled a drain event per request: about a third more CPU per request.
  */
 export function createConnections(options: LoadOptions): Client[] {
-  const origin = new URL(options.target).origin;
+  // With several targets, slot s talks to target t through connection s * targets + t.
+  const origins = targetsOf(options).map((t) => new URL(t).origin);
   return Array.from(
-    { length: options.concurrency },
-    () =>
-      new Client(origin, {
+    { length: options.concurrency * origins.length },
+    (_, i) =>
+      new Client(origins[i % origins.length] as string, {
         pipelining: 1,
         keepAliveTimeout: 30_000,
         headersTimeout: options.timeoutMs,
@@ -143,6 +181,10 @@ class InFlight implements Dispatcher.DispatchHandler {
   scheduledAt: number;
   sentAt: number;
   propagatedId: string | null;
+  traceparent: string | null = null;
+  target = 0;
+  /** Targets that refused this request, when it was resent (null until then). */
+  refusedBy: number[] | null = null;
   controller: Dispatcher.DispatchController | null = null;
   statusCode = 0;
   headers: IncomingHttpHeaders | null = null;
@@ -195,10 +237,13 @@ export class LoadRun extends EventEmitter<RunEvents> {
   readonly options: LoadOptions;
   readonly result: Promise<RunResult>;
   #resolve!: (r: RunResult) => void;
-  #connections: readonly Dispatcher[]; // one per slot
+  #connections: readonly Dispatcher[]; // one per slot and target
   #ownConnections: boolean;
-  /** The same options object for every request (undici only reads it); with --propagate a copy per request. */
-  #request: Dispatcher.DispatchOptions;
+  /** Per target, the same options object for every request (undici only reads it); with --propagate a copy per request. */
+  #requests: Dispatcher.DispatchOptions[];
+  #rr = 0; // the next target, round robin
+  #backoffUntil: number[];
+  #backoffMs: number[];
   #traceparents = new TraceparentSource();
   #slots: (InFlight | null)[];
   #free: number[];
@@ -228,6 +273,8 @@ export class LoadRun extends EventEmitter<RunEvents> {
   readonly statusCounts: Record<string, number> = {};
   readonly errorCounts: Record<ErrorClass, number> = { timeout: 0, refused: 0, reset: 0, other: 0 };
   readonly traces: TraceLog = { ids: [], missing: 0, mismatched: 0 };
+  readonly targets: TargetStats[];
+  retried = 0;
   sent = 0;
   completed = 0;
   successful = 0;
@@ -237,19 +284,35 @@ export class LoadRun extends EventEmitter<RunEvents> {
 
   constructor(options: LoadOptions, connections?: readonly Dispatcher[]) {
     super();
-    if (connections !== undefined && connections.length < options.concurrency) {
-      throw new RangeError(`${connections.length} connections for a concurrency of ${options.concurrency}`);
+    const urls = targetsOf(options);
+    if (connections !== undefined && connections.length < options.concurrency * urls.length) {
+      throw new RangeError(`${connections.length} connections for a concurrency of ${options.concurrency} and ${urls.length} targets`);
     }
     this.options = options;
     this.#connections = connections ?? createConnections(options);
     this.#ownConnections = connections === undefined;
-    const url = new URL(options.target);
-    this.#request = {
-      path: url.pathname + url.search,
-      method: options.method,
-      headers: options.body === null ? {} : { 'content-type': 'application/json' },
-      body: options.body === null ? null : Buffer.from(options.body),
-    };
+    const body = options.body === null ? null : Buffer.from(options.body);
+    this.#requests = urls.map((target) => {
+      const url = new URL(target);
+      return {
+        path: url.pathname + url.search,
+        method: options.method,
+        headers: options.body === null ? {} : { 'content-type': 'application/json' },
+        body,
+      };
+    });
+    this.targets = urls.map((url) => ({
+      url,
+      sent: 0,
+      successful: 0,
+      failed: 0,
+      retried: 0,
+      statusCounts: {},
+      errorCounts: { timeout: 0, refused: 0, reset: 0, other: 0 },
+      latency: urls.length > 1 ? newHistogram() : this.latency,
+    }));
+    this.#backoffUntil = urls.map(() => 0);
+    this.#backoffMs = urls.map(() => 0);
     this.#slots = new Array<InFlight | null>(options.concurrency).fill(null);
     this.#free = Array.from({ length: options.concurrency }, (_, i) => options.concurrency - 1 - i);
     // Duration runs: the open model schedules the requests that start before the deadline; the closed model runs
@@ -349,25 +412,88 @@ export class LoadRun extends EventEmitter<RunEvents> {
     const index = this.#next++;
     if (index < this.#blockedDue) this.late++;
     const slot = this.#free.pop() as number;
-    let request = this.#request;
     let propagatedId: string | null = null;
-    if (this.options.propagate) {
-      const [id, traceparent] = this.#traceparents.next();
-      propagatedId = id;
-      request = { ...request, headers: { ...(request.headers as Record<string, string>), traceparent } };
-    }
+    let traceparent: string | null = null;
+    if (this.options.propagate) [propagatedId, traceparent] = this.#traceparents.next();
     const req = new InFlight(this, slot, scheduledAt, now, propagatedId);
+    req.traceparent = traceparent;
     this.#slots[slot] = req;
     this.#inflight++;
     this.sent++;
     this.#lastSend = now;
     if (this.options.rate !== null) this.startLag.recordValue(Math.max(1, Math.round((now - scheduledAt) * 1000)));
-    (this.#connections[slot] as Dispatcher).dispatch(request, req);
+    this.#dispatch(req, this.#pick(now, null));
+  }
+
+  /** The next target round robin, skipping those backing off (all backing off: the next one anyway). */
+  #pick(now: number, exclude: number[] | null): number {
+    const n = this.#requests.length;
+    if (n === 1) return 0;
+    let fallback = -1;
+    for (let k = 0; k < n; k++) {
+      const t = this.#rr;
+      this.#rr = (this.#rr + 1) % n;
+      if (exclude !== null && exclude.includes(t)) continue;
+      if (this.#backoffUntil[t]! <= now) return t;
+      if (fallback < 0) fallback = t;
+    }
+    return fallback;
+  }
+
+  #dispatch(req: InFlight, target: number): void {
+    req.target = target;
+    let request = this.#requests[target] as Dispatcher.DispatchOptions;
+    if (req.traceparent !== null) {
+      request = { ...request, headers: { ...(request.headers as Record<string, string>), traceparent: req.traceparent } };
+    }
+    (this.targets[target] as TargetStats).sent++;
+    (this.#connections[req.slot * this.#requests.length + target] as Dispatcher).dispatch(request, req);
+  }
+
+  /** Starts (or doubles) a target's back-off; the many answers of one episode extend nothing while it runs. */
+  #backOff(target: number, now: number): void {
+    if (this.#backoffUntil[target]! > now) return;
+    const ms = Math.min(BACKOFF_MAX_MS, this.#backoffMs[target]! === 0 ? BACKOFF_MS : this.#backoffMs[target]! * 2);
+    this.#backoffMs[target] = ms;
+    this.#backoffUntil[target] = now + ms;
+  }
+
+  /**
+   * A connection refused (nothing was sent) by one of several targets: resend the request to another target that
+   * has not refused it and is not backing off. Returns false when there is none.
+   */
+  #resend(req: InFlight, now: number): boolean {
+    const n = this.#requests.length;
+    if (n === 1) return false;
+    const refused = (req.refusedBy ??= []);
+    refused.push(req.target);
+    if (refused.length >= n) return false;
+    const next = this.#pick(now, refused);
+    if (next < 0 || this.#backoffUntil[next]! > now) return false;
+    (this.targets[req.target] as TargetStats).retried++;
+    this.retried++;
+    req.finished = false;
+    req.controller = null;
+    // Not from inside undici's error loop (see `complete`).
+    setImmediate(() => this.#dispatch(req, next));
+    return true;
   }
 
   /** Called by InFlight when its response ended or failed. */
   complete(req: InFlight, err: Error | null): void {
     const now = performance.now();
+    // One target: its figures are the run's, filled in at the end instead of recorded twice per request.
+    const target = this.#requests.length > 1 ? (this.targets[req.target] as TargetStats) : null;
+    if (target !== null) {
+      if (err !== null && (err as Error & { code?: string }).code === 'ECONNREFUSED') {
+        this.#backOff(req.target, now);
+        if (this.#resend(req, now)) return;
+      } else if (err === null && req.headers !== null) {
+        // A draining service answers `Connection: close`: stop opening connections to it before its listener closes.
+        if (String(req.headers.connection ?? '').toLowerCase() === 'close') this.#backOff(req.target, now);
+        else this.#backoffMs[req.target] = 0;
+      }
+    }
     this.#slots[req.slot] = null;
     this.#free.push(req.slot);
     this.#inflight--;
@@ -378,6 +504,7 @@ export class LoadRun extends EventEmitter<RunEvents> {
     if (err === null) {
       const key = String(req.statusCode);
       this.statusCounts[key] = (this.statusCounts[key] ?? 0) + 1;
+      if (target !== null) target.statusCounts[key] = (target.statusCounts[key] ?? 0) + 1;
       const id = traceIdOf(req.body, req.headers ?? {});
       if (id !== null) {
         this.traces.ids.push(id);
@@ -387,15 +514,21 @@ export class LoadRun extends EventEmitter<RunEvents> {
     } else {
       const cls = classify(err as Error & { code?: string });
       this.errorCounts[cls]++;
+      if (target !== null) target.errorCounts[cls]++;
       // A propagated id of a request that reached the service (it may have exported a span) is audited too.
       if (req.propagatedId !== null && cls !== 'refused') this.traces.ids.push(req.propagatedId);
     }
     if (ok) {
       this.successful++;
       this.latency.recordValue(latencyUs);
+      if (target !== null) {
+        target.successful++;
+        target.latency.recordValue(latencyUs);
+      }
       this.serviceTime.recordValue(Math.max(1, Math.round((now - req.sentAt) * 1000)));
     } else {
       this.failed++;
+      if (target !== null) target.failed++;
       this.failedLatency.recordValue(latencyUs);
     }
     if (this.#closed) {
@@ -425,6 +558,10 @@ export class LoadRun extends EventEmitter<RunEvents> {
     const end = Math.max(this.#lastDone, this.#lastSend, this.#t0);
     const eld = this.#eld;
     const ms = (ns: number): number => (Number.isFinite(ns) ? ns / 1e6 : 0);
+    if (this.targets.length === 1) {
+      const only = this.targets[0] as TargetStats;
+      Object.assign(only, { successful: this.successful, failed: this.failed, statusCounts: this.statusCounts, errorCounts: this.errorCounts, latency: this.latency });
+    }
     const result: RunResult = {
       options: this.options,
       startedAt: this.#startedAt,
@@ -443,6 +580,8 @@ export class LoadRun extends EventEmitter<RunEvents> {
       startLag: this.startLag,
       statusCounts: this.statusCounts,
       errorCounts: this.errorCounts,
+      retried: this.retried,
+      targets: this.targets,
       traces: this.traces,
       client: {
         wallMs: performance.now() - this.#t0,

@@ -73,3 +73,17 @@ export async function chooseTarget(target: string, fallback: string | null, time
   }
   return { error: `nothing listens at ${origin} (connection refused), and ${alternative}/health does not answer either. ${HINT}` };
 }
+
+/**
+ * Several targets: one probe each, at once. One line per target that does not answer; an error only when none does.
+ * Dead targets stay in the rotation: they are backed off and tried again, as a replica being replaced comes back.
+ */
+export async function checkTargets(targets: readonly string[], timeoutMs: number): Promise<{ notices: string[]; error: string | null }> {
+  const reaches = await Promise.all(targets.map((t) => probe(t, timeoutMs)));
+  const notices: string[] = [];
+  reaches.forEach((reach, i) => {
+    if (!reach.ok) notices.push(`${new URL(targets[i] as string).origin} does not answer (${reach.reason}): its share goes to the other targets until it does`);
+  });
+  if (notices.length < targets.length) return { notices, error: null };
+  return { notices, error: `none of the ${targets.length} targets answers (${reaches.map((r) => (r.ok ? 'ok' : r.reason)).join(', ')}). ${HINT}` };
+}

@@ -25,7 +25,9 @@ function formatSeconds(ms: number): string {
 /** The banner and Configuration block printed before the run. */
 export function formatConfiguration(cli: CliOptions): string {
   const o = cli.load;
-  const lines = ['Starting load test...', RULE, 'Configuration:', `  URL: ${o.target}`];
+  const targets = o.targets !== undefined && o.targets.length > 1 ? o.targets : [o.target];
+  const lines = ['Starting load test...', RULE, 'Configuration:', ...targets.map((t) => `  URL: ${t}`)];
+  if (targets.length > 1) lines.push(`  Targets: ${targets.length}, round robin per request (a refused connection is resent to another)`);
   if (o.requests !== null) lines.push(`  Total requests: ${o.requests}`);
   else lines.push(`  Duration: ${formatSeconds(o.durationMs ?? 0)}`);
   if (o.rate !== null) {
@@ -88,7 +90,7 @@ function histogramLines(s: Summary): string[] {
   });
 }
 
-function errorsText(s: Summary): string {
+function errorsText(s: { errors: Summary['errors'] }): string {
   const e = s.errors;
   const parts = (
     [
@@ -128,6 +130,7 @@ export function formatResults(s: Summary): string {
     .join(', ');
   lines.push(`${pad('Status codes:')}${codes === '' ? 'none' : codes}`);
   lines.push(`${pad('Errors:')}${errorsText(s)}`);
+  if (s.targets.length > 1) lines.push(`${pad('Resent elsewhere:')}${s.requests.retried} (connection refused before anything was sent; not failures)`);
   lines.push('', 'Latency Distribution:', RULE);
   if (l.count === 0) lines.push('  (no successful request)');
   else {
@@ -153,6 +156,7 @@ export function formatResults(s: Summary): string {
     lines.push(`  Failed requests are not in these figures: ${s.requests.failed} failed after p50 ${formatMs(f.p50)}, max ${formatMs(f.max)}.`);
   }
   lines.push('', 'Histogram Buckets:', ...histogramLines(s), RULE);
+  if (s.targets.length > 1) lines.push('', 'Targets:', RULE, ...targetLines(s), RULE);
 
   const t = s.traces;
   lines.push('', 'Trace Audit:', RULE);
@@ -187,6 +191,18 @@ export function formatResults(s: Summary): string {
   return lines.join('\n') + '\n';
 }
 
+/** Per target: where the requests went and how they ended there. */
+function targetLines(s: Summary): string[] {
+  return s.targets.flatMap((t) => {
+    const codes = Object.entries(t.statusCodes).map(([code, n]) => `${code}: ${n}`).join(', ');
+    const latency = t.latencyMs.count === 0 ? 'no successful request' : `p50 ${formatMs(t.latencyMs.p50)}, p99 ${formatMs(t.latencyMs.p99)}`;
+    return [
+      `  ${t.url}`,
+      `    requests ${t.requests}, successful ${t.successful}, failed ${t.failed}, refused and resent ${t.retried}; status ${codes === '' ? 'none' : codes}; errors ${errorsText(t)}; ${latency}`,
+    ];
+  });
+}
+
 export function formatActual(actual: number, unit: string): string {
   if (!Number.isFinite(actual)) return 'no data';
   if (unit === 'ms') return formatMs(actual);
@@ -201,6 +217,7 @@ export function formatViolations(s: Summary): string[] {
 /** The line the CLI prints (and exits 3 on) when requests were sent and none was answered; null otherwise. */
 export function formatUnanswered(s: Summary): string | null {
   if (s.requests.sent === 0 || s.requests.answered > 0) return null;
+  if (s.targets.length > 1) return `no request to any of the ${s.targets.length} targets was answered (${errorsText(s)}): the services stopped listening or never answered.`;
   return `no request to ${new URL(s.config.target).origin} was answered (${errorsText(s)}): the service stopped listening or never answered.`;
 }
 

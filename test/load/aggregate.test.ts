@@ -65,6 +65,8 @@ function run(overrides: Partial<RunResult> = {}): RunResult {
     startLag: histogram([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160]),
     statusCounts: { '200': 10, '301': 1, '404': 1, '503': 2 },
     errorCounts: { timeout: 1, refused: 0, reset: 1, other: 0 },
+    retried: 0,
+    targets: [],
     traces: { ids: [A, B, A], missing: 1, mismatched: 0 },
     client: {
       wallMs: 2_000,
@@ -120,7 +122,7 @@ test('buckets count each latency under its upper edge, the last one open, with p
 
 test('the summary counts requests, rates, statuses and error classes of the run', () => {
   const s = aggregate(run(), cliFor(load));
-  assert.deepEqual(s.requests, { total: 16, sent: 16, completed: 16, answered: 14, successful: 10, failed: 6, late: 0, dropped: 0 });
+  assert.deepEqual(s.requests, { total: 16, sent: 16, completed: 16, answered: 14, successful: 10, failed: 6, late: 0, dropped: 0, retried: 0 });
   // 16 completed in 2 s; 16 sends spread over 1.5 s is 15 intervals of 100 ms: the 10 req/s schedule was kept.
   assert.deepEqual(s.rate, { target: 10, actual: 8, send: 10, shortfall: false });
   assert.deepEqual(s.statusCodes, { '200': 10, '301': 1, '404': 1, '503': 2 });

@@ -119,6 +119,7 @@ test('--json prints one summary with the documented schema and --out writes the 
     errors: 'object',
     traces: 'object',
     client: 'object',
+    targets: 'object',
     warnings: 'object',
     slo: 'object',
   };
@@ -143,6 +144,12 @@ test('--json prints one summary with the documented schema and --out writes the 
   assert.equal(config.model, 'open');
   assert.equal(config.targetRate, 100);
   assert.deepEqual(s.statusCodes, { '200': 30 });
+  const targets = s.targets as Array<Record<string, unknown>>;
+  assert.deepEqual(
+    targets.map((t) => [t.url, t.requests, t.successful, t.failed, t.retried, t.statusCodes, (t.latencyMs as { count: number }).count]),
+    [[`${base}/predict`, 30, 30, 0, 0, { '200': 30 }, 30]],
+    'one target: its figures are the run\'s',
+  );
   const latency = s.latencyMs as Record<string, number>;
   assert.ok(latency.p50 >= 19 && latency.p50 < 200, `p50 ${latency.p50}`);
 });

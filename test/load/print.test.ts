@@ -40,7 +40,7 @@ function summary(): Summary {
     startedAt: '2026-12-01T10:00:00.000Z',
     interrupted: false,
     durationMs: 10_012.5,
-    requests: { total: 500, sent: 500, completed: 500, answered: 499, successful: 498, failed: 2, late: 0, dropped: 0 },
+    requests: { total: 500, sent: 500, completed: 500, answered: 499, successful: 498, failed: 2, late: 0, dropped: 0, retried: 0 },
     rate: { target: 50, actual: 49.94, send: 50, shortfall: false },
     latencyMs: stats({ count: 498, min: 0.812, max: 212.4, mean: 12.345, stddev: 20.1, p50: 6.5, p90: 30.25, p95: 48.1, p99: 119.9, p999: 212.4 }),
     serviceTimeMs: stats({ count: 498, min: 0.8, max: 210, mean: 12, p50: 6.4, p99: 118.2 }),
@@ -66,6 +66,7 @@ function summary(): Summary {
       delivery: { url: 'http://localhost:4318/debug/traces/lookup', queried: 500, delivered: 500, missing: [], error: null },
     },
     client: { cpuPercent: 8.4, cpuUserMs: 650.1, cpuSystemMs: 160.2, eventLoopDelayMs: { mean: 0.2, p50: 0.1, p99: 1.25, max: 3 }, saturated: false },
+    targets: [],
     warnings: [],
     slo: [
       { expr: 'p99<200ms', ok: true, actual: 119.9, unit: 'ms' },
@@ -216,7 +217,7 @@ test('problems show up in the report: missing deliveries, duplicates, warnings a
 
 test('a run without an answer says so, prints no latency figures and no saturation verdict', () => {
   const s = summary();
-  s.requests = { total: 20, sent: 20, completed: 20, answered: 0, successful: 0, failed: 20, late: 0, dropped: 0 };
+  s.requests = { total: 20, sent: 20, completed: 20, answered: 0, successful: 0, failed: 20, late: 0, dropped: 0, retried: 0 };
   s.latencyMs = stats({});
   s.statusCodes = {};
   s.errors = { timeout: 0, refused: 20, reset: 0, '4xx': 0, '5xx': 0, otherStatus: 0, other: 0 };
