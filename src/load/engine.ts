@@ -12,6 +12,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { build, type Histogram } from 'hdr-histogram-js';
 import { Client, type Dispatcher } from 'undici';
+import { SeriesRecorder, failureMessage, type Series } from './series.ts';
 import { TraceparentSource, traceIdOf, type TraceLog } from './trace-audit.ts';
 
 /** What the engine needs to generate load. */
@@ -70,6 +71,8 @@ export interface RunResult {
   errorCounts: Record<ErrorClass, number>;
   traces: TraceLog;
   client: ClientStats;
+  /** Per-second figures, for the HTML report (not part of the summary); always set by the engine. */
+  series?: Series;
 }
 
 export interface Progress {
@@ -228,6 +231,7 @@ export class LoadRun extends EventEmitter<RunEvents> {
   readonly statusCounts: Record<string, number> = {};
   readonly errorCounts: Record<ErrorClass, number> = { timeout: 0, refused: 0, reset: 0, other: 0 };
   readonly traces: TraceLog = { ids: [], missing: 0, mismatched: 0 };
+  readonly series = new SeriesRecorder();
   sent = 0;
   completed = 0;
   successful = 0;
@@ -279,6 +283,7 @@ export class LoadRun extends EventEmitter<RunEvents> {
     this.#eld.enable();
     this.#cpu0 = process.cpuUsage();
     this.#t0 = performance.now();
+    this.series.start(this.#t0);
     this.#startedAt = new Date().toISOString();
     this.emit('start', { startedAt: this.#startedAt, options: this.options });
     const { timeoutMs, durationMs } = this.options;
@@ -361,6 +366,7 @@ export class LoadRun extends EventEmitter<RunEvents> {
     this.#inflight++;
     this.sent++;
     this.#lastSend = now;
+    this.series.sent(now);
     if (this.options.rate !== null) this.startLag.recordValue(Math.max(1, Math.round((now - scheduledAt) * 1000)));
     (this.#connections[slot] as Dispatcher).dispatch(request, req);
   }
@@ -375,7 +381,9 @@ export class LoadRun extends EventEmitter<RunEvents> {
     this.#lastDone = now;
     const latencyUs = Math.max(1, Math.round((now - req.scheduledAt) * 1000));
     const ok = err === null && req.statusCode >= 200 && req.statusCode < 300;
-    if (err === null) {
+    const cls = err === null ? null : classify(err as Error & { code?: string });
+    this.series.completed(now, ok, latencyUs, cls ?? req.statusCode, ok ? null : failureMessage(err, req.statusCode, req.body));
+    if (cls === null) {
       const key = String(req.statusCode);
       this.statusCounts[key] = (this.statusCounts[key] ?? 0) + 1;
       const id = traceIdOf(req.body, req.headers ?? {});
@@ -385,7 +393,6 @@ export class LoadRun extends EventEmitter<RunEvents> {
       } else if (req.propagatedId !== null) this.traces.ids.push(req.propagatedId);
       else this.traces.missing++;
     } else {
-      const cls = classify(err as Error & { code?: string });
       this.errorCounts[cls]++;
       // A propagated id of a request that reached the service (it may have exported a span) is audited too.
       if (req.propagatedId !== null && cls !== 'refused') this.traces.ids.push(req.propagatedId);
@@ -444,6 +451,7 @@ export class LoadRun extends EventEmitter<RunEvents> {
       statusCounts: this.statusCounts,
       errorCounts: this.errorCounts,
       traces: this.traces,
+      series: this.series.finish(),
       client: {
         wallMs: performance.now() - this.#t0,
         cpuUserMs: cpu.user / 1000,
