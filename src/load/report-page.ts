@@ -8,6 +8,8 @@ type Column = (number | null)[];
 export interface ChartSeries {
   label: string;
   values: Column;
+  /** Drawn dashed: a reference line such as the target rate. */
+  dashed?: boolean;
 }
 
 export interface ChartSpec {
@@ -43,7 +45,8 @@ export function drawCharts(charts: ChartSpec[], U: typeof uPlot): void {
       width: Math.max(300, el.clientWidth),
       height: 280,
       scales: {
-        x: log ? { time: false, distr: 3, log: 10 } : { time: false },
+        // Seconds from 0, at least one wide: a run shorter than a second is one point, not a 100 s axis.
+        x: log ? { time: false, distr: 3, log: 10 } : { time: false, auto: false, range: [0, Math.max(1, maxX)] },
         // From zero: a 2 % dip in the rate must not look like a collapse.
         y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.08 : 1] },
       },
@@ -59,6 +62,7 @@ export function drawCharts(charts: ChartSpec[], U: typeof uPlot): void {
           label: s.label,
           stroke: colours[i % colours.length],
           width: 2,
+          dash: s.dashed ? [8, 5] : undefined,
           spanGaps: false,
           points: { show: spec.x.length <= 60 },
           value: (_u: uPlot, v: number | null) => (v === null ? '—' : `${Math.round(v * 1000) / 1000}`),
@@ -69,6 +73,12 @@ export function drawCharts(charts: ChartSpec[], U: typeof uPlot): void {
     const plot = new U(opts, [spec.x, ...spec.series.map((s) => s.values)] as uPlot.AlignedData, el);
     const drawn = spec.series.reduce((n, s) => n + s.values.filter((v) => v !== null).length, 0);
     el.dataset.points = String(drawn);
+    if (drawn === 0) {
+      const note = document.createElement('p');
+      note.className = 'empty';
+      note.textContent = 'Nothing to draw: no request in this run has a value here.';
+      el.prepend(note);
+    }
     plots.push({ plot, el });
 
     // Keyboard: arrows, Home and End move the cursor point by point, and the legend shows that point's values.

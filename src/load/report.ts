@@ -82,7 +82,7 @@ export function charts(summary: Summary, run: RunResult, series: Series): ChartS
     { label: 'successful/s', values: rates(sec, summary.durationMs, (s) => s.successful) },
     { label: 'sent/s (achieved)', values: rates(sec, summary.durationMs, (s) => s.sent) },
   ];
-  if (summary.rate.target !== null) throughput.push({ label: 'target rate', values: sec.map(() => summary.rate.target) });
+  if (summary.rate.target !== null) throughput.push({ label: 'target rate', values: sec.map(() => summary.rate.target), dashed: true });
   const lat = (k: 'p50' | 'p90' | 'p99' | 'max'): ChartSeries => ({ label: k, values: sec.map((s) => s.latencyMs?.[k] ?? null) });
 
   const codes = [...new Set(sec.flatMap((s) => Object.keys(s.statusCodes)))].sort();
@@ -116,12 +116,13 @@ export function verdict(s: Summary): Verdict {
     return { kind: 'fail', title: 'No request was answered', detail: 'These figures say nothing about the service.' };
   }
   if (s.slo.length === 0) return { kind: 'none', title: 'No objectives given', detail: 'Add --slo (for example "p99<200ms") to get a verdict.' };
+  const n = s.slo.length;
   if (missed.length === 0) {
-    return { kind: 'ok', title: `All ${s.slo.length} objectives met`, detail: s.slo.map((r) => `${r.expr} (actual ${formatActual(r.actual, r.unit)})`).join(' · ') };
+    return { kind: 'ok', title: n === 1 ? 'Objective met' : n === 2 ? 'Both objectives met' : `All ${n} objectives met`, detail: s.slo.map((r) => `${r.expr} (actual ${formatActual(r.actual, r.unit)})`).join(' · ') };
   }
   return {
     kind: 'fail',
-    title: `${missed.length} of ${s.slo.length} objectives missed`,
+    title: n === 1 ? 'Objective missed' : `${missed.length} of ${n} objectives missed`,
     detail: missed.map((r) => `${r.expr} (actual ${formatActual(r.actual, r.unit)})`).join(' · '),
   };
 }
@@ -172,8 +173,8 @@ function auditState(s: Summary): 'ok' | 'fail' | 'none' {
   return d.error === null && d.delivered === d.queried ? 'ok' : 'fail';
 }
 
-function figure(label: string, value: string): string {
-  return `<div class="figure"><dt>${esc(label)}</dt><dd>${esc(value)}</dd></div>`;
+function figure(label: string, value: string, note = ''): string {
+  return `<div class="figure"><dt>${esc(label)}</dt><dd>${esc(value)}${note === '' ? '' : `<small>${esc(note)}</small>`}</dd></div>`;
 }
 
 function chartSection(id: string, title: string, what: string, body = ''): string {
@@ -248,7 +249,6 @@ export function renderReport({ summary: s, run, cli, argv }: ReportInput): strin
       .join(', ') || 'none';
   const delivery = s.traces.delivery;
   const delivered = delivery === null ? 'not checked' : delivery.error !== null ? 'unknown' : `${delivery.delivered}/${delivery.queried}`;
-  const rateText = `${s.rate.actual.toFixed(1)} req/s${s.rate.target !== null ? ` (target ${s.rate.target})` : ''}`;
 
   return `<!doctype html>
 <html lang="en">
@@ -276,7 +276,7 @@ ${s.warnings.length > 0 ? `<p><a href="#warnings">${esc(`${s.warnings.length} wa
 ${figure('Requests', String(s.requests.total))}
 ${figure('Successful', String(s.requests.successful))}
 ${figure('Failed', String(s.requests.failed))}
-${figure('Actual rate', rateText)}
+${figure('Actual rate', `${s.rate.actual.toFixed(1)} req/s`, s.rate.target === null ? 'closed model' : `target ${s.rate.target}`)}
 ${figure('p50', l.count === 0 ? 'n/a' : formatMs(l.p50))}
 ${figure('p99', l.count === 0 ? 'n/a' : formatMs(l.p99))}
 ${figure('Traces delivered', delivered)}
@@ -343,11 +343,13 @@ a { color: #005a8c; }
 .figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(130px, 1fr)); gap: 10px; margin: 0 0 14px; }
 .figure { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; }
 .figure dt { font-size: .8rem; color: #4a4f57; } .figure dd { margin: 0; font-size: 1.2rem; font-weight: 600; }
+.figure small { display: block; font-size: .8rem; font-weight: 400; color: #4a4f57; }
 nav ul { list-style: none; padding: 0; margin: 0 0 10px; display: flex; flex-wrap: wrap; gap: 6px 16px; }
 section { border-top: 1px solid var(--line); padding: 14px 0; }
 section.verdict { border-top: 0; }
 .what { margin: 0 0 8px; color: #4a4f57; }
 .chart { min-height: 300px; border-radius: 4px; }
+.chart .empty { margin: 0; font-weight: 600; color: #4a4f57; }
 table { border-collapse: collapse; }
 .kv th { text-align: left; font-weight: 600; padding: 3px 16px 3px 0; vertical-align: top; white-space: nowrap; }
 .kv td, .data td { padding: 3px 12px 3px 0; overflow-wrap: anywhere; }
