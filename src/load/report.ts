@@ -86,7 +86,7 @@ export function charts(summary: Summary, run: RunResult, series: Series): ChartS
   const lat = (k: 'p50' | 'p90' | 'p99' | 'max'): ChartSeries => ({ label: k, values: sec.map((s) => s.latencyMs?.[k] ?? null) });
 
   const codes = [...new Set(sec.flatMap((s) => Object.keys(s.statusCodes)))].sort();
-  const classes = [...new Set(sec.flatMap((s) => Object.keys(s.errors)))].sort() as (keyof Second['errors'])[];
+  const classes = [...new Set(sec.flatMap((s) => Object.keys(s.errors)))].sort();
   const outcomes: ChartSeries[] = [
     ...codes.map((c) => ({ label: `HTTP ${c}`, values: sec.map((s) => s.statusCodes[c] ?? 0) })),
     ...classes.map((c) => ({ label: c, values: sec.map((s) => s.errors[c] ?? 0) })),

@@ -2,7 +2,6 @@
 // error classes, latency percentiles of that second), plus the distinct failure messages, a bounded few. The engine
 // feeds it in completion order, so one latency histogram, reset at each new second, is all it holds besides.
 import { build, type Histogram } from 'hdr-histogram-js';
-import type { ErrorClass } from './engine.ts';
 
 export interface SecondLatency {
   p50: number;
@@ -22,8 +21,8 @@ export interface Second {
   latencyMs: SecondLatency | null;
   /** Every HTTP status received in this second, with its count. */
   statusCodes: Record<string, number>;
-  /** Transport failures in this second, by class (only the classes that occurred). */
-  errors: Partial<Record<ErrorClass, number>>;
+  /** Transport failures in this second, by the engine's error class (only the classes that occurred). */
+  errors: Record<string, number>;
 }
 
 export interface ErrorMessage {
@@ -103,10 +102,11 @@ export class SeriesRecorder {
   }
 
   /**
-   * One completed request. `status` is the HTTP status, or the class of a transport failure; `message` (failures
-   * only) is what `failureMessage` made of it.
+   * One completed request. `status` is the HTTP status, or the class of a transport failure (engine.ts's
+   * ErrorClass; a string here so that this file does not import the engine back); `message` (failures only) is what
+   * `failureMessage` made of it.
    */
-  completed(now: number, ok: boolean, latencyUs: number, status: number | ErrorClass, message: string | null): void {
+  completed(now: number, ok: boolean, latencyUs: number, status: number | string, message: string | null): void {
     const second = this.#at(now);
     second.completed++;
     if (typeof status === 'number') second.statusCodes[status] = (second.statusCodes[status] ?? 0) + 1;
