@@ -173,8 +173,8 @@ function auditState(s: Summary): 'ok' | 'fail' | 'none' {
   return d.error === null && d.delivered === d.queried ? 'ok' : 'fail';
 }
 
-function figure(label: string, value: string, note = ''): string {
-  return `<div class="figure"><dt>${esc(label)}</dt><dd>${esc(value)}${note === '' ? '' : `<small>${esc(note)}</small>`}</dd></div>`;
+function figure(label: string, value: string, note = '', state: 'ok' | 'fail' | 'none' = 'none'): string {
+  return `<div class="figure ${state}"><dt>${esc(label)}</dt><dd>${esc(value)}${note === '' ? '' : `<small>${esc(note)}</small>`}</dd></div>`;
 }
 
 function chartSection(id: string, title: string, what: string, body = ''): string {
@@ -275,11 +275,11 @@ ${s.warnings.length > 0 ? `<p><a href="#warnings">${esc(`${s.warnings.length} wa
 <dl class="figures">
 ${figure('Requests', String(s.requests.total))}
 ${figure('Successful', String(s.requests.successful))}
-${figure('Failed', String(s.requests.failed))}
+${figure('Failed', String(s.requests.failed), '', s.requests.failed > 0 ? 'fail' : 'none')}
 ${figure('Actual rate', `${s.rate.actual.toFixed(1)} req/s`, s.rate.target === null ? 'closed model' : `target ${s.rate.target}`)}
 ${figure('p50', l.count === 0 ? 'n/a' : formatMs(l.p50))}
 ${figure('p99', l.count === 0 ? 'n/a' : formatMs(l.p99))}
-${figure('Traces delivered', delivered)}
+${figure('Traces delivered', delivered, '', delivery === null ? 'none' : audit)}
 </dl>
 <nav aria-label="Sections"><ul>
 <li><a href="#throughput">Throughput</a></li><li><a href="#latency">Latency over time</a></li><li><a href="#distribution">Latency distribution</a></li><li><a href="#outcomes">Status codes and errors</a></li><li><a href="#audit">Trace audit</a></li><li><a href="#objectives">Objectives</a></li><li><a href="#warnings">Warnings</a></li><li><a href="#settings">Settings</a></li>
@@ -343,6 +343,8 @@ a { color: #005a8c; }
 .figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(130px, 1fr)); gap: 10px; margin: 0 0 14px; }
 .figure { border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; }
 .figure dt { font-size: .8rem; color: #4a4f57; } .figure dd { margin: 0; font-size: 1.2rem; font-weight: 600; }
+.figure.fail { border-color: var(--fail); } .figure.fail dd { color: var(--fail); }
+.figure.ok dd { color: var(--ok); }
 .figure small { display: block; font-size: .8rem; font-weight: 400; color: #4a4f57; }
 nav ul { list-style: none; padding: 0; margin: 0 0 10px; display: flex; flex-wrap: wrap; gap: 6px 16px; }
 section { border-top: 1px solid var(--line); padding: 14px 0; }
