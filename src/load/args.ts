@@ -26,6 +26,8 @@ export interface CliOptions {
   buckets: readonly number[];
   json: boolean;
   out: string | null;
+  /** --report: the self-contained HTML report's file (optional so hand-built options need not name it). */
+  report?: string | null;
   quiet: boolean;
   slos: readonly Slo[];
   verifyTraces: string | null;
@@ -74,6 +76,7 @@ Generates HTTP load against the inference service and reports latency, errors an
   --slo EXPR             e.g. "p99<200ms", "errors<1%", "rate>=45"; repeatable; exit 1 on violation
   --json                 print one JSON summary on stdout instead of text
   --out FILE             also write the JSON summary to FILE
+  --report FILE          also write an HTML report (charts, verdict, audit) to FILE; opens offline
   --quiet                no progress display
   -h, --help             this help
 
@@ -104,6 +107,7 @@ const FLAGS = {
   slo: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   out: { type: 'string' },
+  report: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -307,6 +311,8 @@ export function validate(
 
   const out = str('out') ?? null;
   if (out !== null && out.trim() === '') fail('--out', 'must name a file');
+  const report = str('report') ?? null;
+  if (report !== null && report.trim() === '') fail('--report', 'must name a file');
 
   if (errors.length > 0) return { options: null, errors };
   const load: LoadOptions = Object.freeze({
@@ -330,6 +336,7 @@ export function validate(
     buckets: Object.freeze(buckets),
     json: values.json === true,
     out,
+    report,
     quiet: values.quiet === true,
     slos: Object.freeze(slos),
     verifyTraces,

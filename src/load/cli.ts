@@ -18,6 +18,7 @@ import {
   formatViolations,
 } from './print.ts';
 import { checkTargets, chooseTarget } from './preflight.ts';
+import { renderReport } from './report.ts';
 import { uniqueIds, verifyTraces, type Delivery } from './trace-audit.ts';
 
 export interface Io {
@@ -125,6 +126,10 @@ export async function main(argv: readonly string[], io: Io = process, defaults: 
     if (cli.json) io.stdout.write(formatJson(summary));
     else io.stdout.write(formatResults(summary));
     if (cli.out !== null) writeFileSync(cli.out, formatJson(summary));
+    if (cli.report != null) {
+      writeFileSync(cli.report, renderReport({ summary, run, cli, argv }));
+      if (!cli.quiet) report.write(`HTML report written to ${cli.report}\n`);
+    }
     const violations = formatViolations(summary);
     for (const v of violations) io.stderr.write(v + '\n');
     // A run that got no answer at all measured nothing about the service, whatever the objectives say.

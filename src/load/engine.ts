@@ -14,6 +14,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { build, type Histogram } from 'hdr-histogram-js';
 import { Client, type Dispatcher } from 'undici';
+import { SeriesRecorder, failureMessage, type Series } from './series.ts';
 import { TraceparentSource, traceIdOf, type TraceLog } from './trace-audit.ts';
 
 /** What the engine needs to generate load. */
@@ -107,6 +108,8 @@ export interface RunResult {
   targets: TargetStats[];
   traces: TraceLog;
   client: ClientStats;
+  /** Per-second figures, for the HTML report (not part of the summary); always set by the engine. */
+  series?: Series;
 }
 
 export interface Progress {
@@ -275,6 +278,7 @@ export class LoadRun extends EventEmitter<RunEvents> {
   readonly traces: TraceLog = { ids: [], missing: 0, mismatched: 0 };
   readonly targets: TargetStats[];
   retried = 0;
+  readonly series = new SeriesRecorder();
   sent = 0;
   completed = 0;
   successful = 0;
@@ -342,6 +346,7 @@ export class LoadRun extends EventEmitter<RunEvents> {
     this.#eld.enable();
     this.#cpu0 = process.cpuUsage();
     this.#t0 = performance.now();
+    this.series.start(this.#t0);
     this.#startedAt = new Date().toISOString();
     this.emit('start', { startedAt: this.#startedAt, options: this.options });
     const { timeoutMs, durationMs } = this.options;
@@ -421,6 +426,7 @@ export class LoadRun extends EventEmitter<RunEvents> {
     this.#inflight++;
     this.sent++;
     this.#lastSend = now;
+    this.series.sent(now);
     if (this.options.rate !== null) this.startLag.recordValue(Math.max(1, Math.round((now - scheduledAt) * 1000)));
     this.#dispatch(req, this.#pick(now, null));
   }
@@ -501,7 +507,9 @@ export class LoadRun extends EventEmitter<RunEvents> {
     this.#lastDone = now;
     const latencyUs = Math.max(1, Math.round((now - req.scheduledAt) * 1000));
     const ok = err === null && req.statusCode >= 200 && req.statusCode < 300;
-    if (err === null) {
+    const cls = err === null ? null : classify(err as Error & { code?: string });
+    this.series.completed(now, ok, latencyUs, cls ?? req.statusCode, ok ? null : failureMessage(err, req.statusCode, req.body));
+    if (cls === null) {
       const key = String(req.statusCode);
       this.statusCounts[key] = (this.statusCounts[key] ?? 0) + 1;
       if (target !== null) target.statusCounts[key] = (target.statusCounts[key] ?? 0) + 1;
@@ -512,7 +520,6 @@ export class LoadRun extends EventEmitter<RunEvents> {
       } else if (req.propagatedId !== null) this.traces.ids.push(req.propagatedId);
       else this.traces.missing++;
     } else {
-      const cls = classify(err as Error & { code?: string });
       this.errorCounts[cls]++;
       if (target !== null) target.errorCounts[cls]++;
       // A propagated id of a request that reached the service (it may have exported a span) is audited too.
@@ -583,6 +590,7 @@ export class LoadRun extends EventEmitter<RunEvents> {
       retried: this.retried,
       targets: this.targets,
       traces: this.traces,
+      series: this.series.finish(),
       client: {
         wallMs: performance.now() - this.#t0,
         cpuUserMs: cpu.user / 1000,
