@@ -7,7 +7,8 @@ import type { Config } from '../shared/config.ts';
 import { Admission } from './admission.ts';
 import { AppError, toAppError } from './errors.ts';
 import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
-import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict } from './model.ts';
+import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict, predictSignature, simulatedLatencyMs, type ModelConfig, type PredictSignature } from './model.ts';
+import { loadModels, type Models } from './inference/repository.ts';
 import { ATTR, type Instruments, type SpanStarter } from '../telemetry/catalogue.ts';
 import type { TelemetryStatus } from '../telemetry/sdk.ts';
 
@@ -52,8 +53,24 @@ const batchSchema = {
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
-export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle; admission: Admission } {
+/** The models, once loaded (before the app is ready): what /predict, /v2 and the batcher run. */
+export interface Serving {
+  models: Models | undefined;
+  /** The MODEL_NAME model as /predict feeds it. */
+  predict: PredictSignature | undefined;
+}
+
+/** MODEL_WEIGHTS and MODEL_BIAS, as the initialisers they overwrite in the MODEL_NAME graph. */
+function linearInitializers(model: ModelConfig): Record<string, number[]> | undefined {
+  const values: Record<string, number[]> = {};
+  if (model.weights !== null) values.weights = [...model.weights];
+  if (model.bias !== 0) values.bias = [model.bias];
+  return Object.keys(values).length > 0 ? values : undefined;
+}
+
+export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle; admission: Admission; serving: Serving } {
   const lifecycle: Lifecycle = { ready: false, closing: false, deadline: Number.POSITIVE_INFINITY };
+  const serving: Serving = { models: undefined, predict: undefined };
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // No child logger per request from Fastify: the onRequest hook of http-telemetry.ts makes it, with the request
@@ -92,6 +109,31 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
       admission.release();
     }
   }
+
+  // Every model is loaded before the app is ready (app.ready(), listen() and inject() wait for it); loading starts
+  // here, and a model that fails to load rejects ready() with an error naming the file.
+  const loading = loadModels({ path: model.path, repository: model.repository, name: model.name }, (source) => ({
+    simulatedLatencyMs: () => simulatedLatencyMs(model),
+    initializers: source.name === model.name ? linearInitializers(model) : undefined,
+  })).then(async (models) => {
+    try {
+      return { models, predict: predictSignature(models.default) };
+    } catch (err) {
+      await models.release();
+      throw err;
+    }
+  });
+  loading.catch(() => {}); // reported by ready()
+  app.addHook('onReady', async () => {
+    const loaded = await loading;
+    serving.predict = loaded.predict;
+    serving.models = loaded.models;
+  });
+  app.addHook('onClose', async () => {
+    serving.models = undefined;
+    await loading.then((loaded) => loaded.models.release(), () => {});
+  });
+  const ready = () => lifecycle.ready && serving.models !== undefined;
 
   const { predictionLatencyMs, predictions, requestsRejected } = deps.instruments;
   instrumentHttp(app, deps.spans, deps.instruments);
@@ -132,7 +174,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   });
 
   app.get('/health', async () => ({
-    status: lifecycle.ready ? 'ok' : 'draining',
+    status: ready() ? 'ok' : 'draining',
     env: config.appEnv,
     tracing_enabled: deps.telemetry.tracingEnabled,
     metrics_enabled: deps.telemetry.metricsEnabled,
@@ -149,14 +191,15 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   app.get('/livez', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    if (!lifecycle.ready) return reply.code(503).send({ status: 'draining' });
+    if (!ready()) return reply.code(503).send({ status: 'draining' });
     return { status: 'ready' };
   });
 
   app.post('/predict', { schema: { response: { 200: predictionSchema } } }, async (request) => {
-    const row = parsePredictBody(request.body, model);
+    const signature = serving.predict!;
+    const row = parsePredictBody(request.body, model, signature.features);
     request.log.info('Prediction request received');
-    const result = await admitted(() => predict([row], model, deps.spans));
+    const result = await admitted(() => predict([row], signature, deps.spans));
     assertFinitePredictions(result.predictions, () => ['features']);
     if (!predictionLatencyMs.record('/predict', result.latencyMs)) predictionLatencyMs.create('/predict', endpointAttrs.predict, result.latencyMs);
     if (!predictions.add('/predict', 1)) predictions.create('/predict', endpointAttrs.predict, 1);
@@ -166,9 +209,10 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   });
 
   app.post('/predict/batch', { schema: { response: { 200: batchSchema } } }, async (request) => {
-    const rows = parseBatchBody(request.body, model);
+    const signature = serving.predict!;
+    const rows = parseBatchBody(request.body, model, signature.features);
     request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
-    const result = await admitted(() => predict(rows, model, deps.spans));
+    const result = await admitted(() => predict(rows, signature, deps.spans));
     assertFinitePredictions(result.predictions, (i) => ['instances', i]);
     if (!predictionLatencyMs.record('/predict/batch', result.latencyMs)) predictionLatencyMs.create('/predict/batch', endpointAttrs.batch, result.latencyMs);
     if (!predictions.add('/predict/batch', rows.length)) predictions.create('/predict/batch', endpointAttrs.batch, rows.length);
@@ -194,5 +238,5 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     });
   }
 
-  return { app, lifecycle, admission };
+  return { app, lifecycle, admission, serving };
 }
