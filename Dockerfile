@@ -16,7 +16,7 @@ COPY src ./src
 RUN npm run build
 
 # 2. Production dependencies only, with onnxruntime-node's binaries for this image's platform and architecture
-#    alone (it ships darwin, linux and win32 for x64 and arm64): 384 MB of node_modules become 141 MB (docs/MODELS.md).
+#    alone (it ships darwin, linux and win32 for x64 and arm64): 368 MB of node_modules become 125 MB on linux/x64 (docs/MODELS.md).
 FROM ${NODE_IMAGE} AS deps
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 WORKDIR /app
