@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { TracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace';
@@ -157,6 +158,34 @@ describe('the committed models over v2', () => {
       assert.match(res.headers.get('traceresponse') ?? '', /^00-[0-9a-f]{32}-/);
     });
   }
+
+  test('any infer body, valid or not, is answered 200 or 4xx with the v2 error object, never 5xx', async () => {
+    const dim = fc.oneof(fc.integer({ min: -2, max: 6 }), fc.constantFrom(1e15, 2 ** 53, 1.5, '2', null));
+    const element = fc.oneof(fc.double({ noNaN: true }), fc.integer(), fc.boolean(), fc.constantFrom(null, '1', [1], {}));
+    const tensor = fc.record(
+      {
+        name: fc.constantFrom('input', 'x', '__proto__', ''),
+        shape: fc.oneof(fc.array(dim, { maxLength: 3 }), fc.constant('1,4')),
+        datatype: fc.constantFrom('FP32', 'FP64', 'INT64', 'BOOL', 'BYTES', 'fp32', 7),
+        data: fc.oneof(fc.array(element, { maxLength: 12 }), fc.array(fc.array(element, { maxLength: 5 }), { maxLength: 4 }), element),
+        parameters: fc.oneof(fc.constant(undefined), fc.dictionary(fc.string(), fc.jsonValue())),
+      },
+      { requiredKeys: ['name', 'shape', 'datatype', 'data'] },
+    );
+    const body = fc.oneof(
+      { weight: 4, arbitrary: fc.record({ id: fc.oneof(fc.string(), fc.integer()), inputs: fc.array(tensor, { maxLength: 3 }), outputs: fc.array(fc.record({ name: fc.constantFrom('label', 'prediction', 'probabilities', 'nope') }), { maxLength: 2 }) }, { requiredKeys: ['inputs'] }) },
+      { weight: 1, arbitrary: fc.jsonValue() },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('iris-classifier', 'simple-linear-demo', 'nope'), body, async (name, b) => {
+        const res = await svc.call('POST', `/v2/models/${name}/infer`, JSON.stringify(b));
+        if (res.status === 200) return assert.ok(Array.isArray(res.body!.outputs));
+        assert.ok(res.status >= 400 && res.status < 500, `${res.status} ${JSON.stringify(res.body)} for ${JSON.stringify(b)}`);
+        assert.deepEqual(Object.keys(res.body!), ['error']);
+      }),
+      { numRuns: 300 },
+    );
+  });
 
   test('an unknown v2 path is a v2 404 and a GET of infer is a 404 too, never a 5xx', async () => {
     assert.deepEqual(await svc.call('GET', '/v2/nothing').then((r) => [r.status, r.body]), [404, { error: 'Not Found' }]);
