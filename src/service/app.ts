@@ -7,7 +7,9 @@ import type { Config } from '../shared/config.ts';
 import { Admission } from './admission.ts';
 import { AppError, toAppError } from './errors.ts';
 import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
-import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict } from './model.ts';
+import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict, predictSignature, simulatedLatencyMs, type ModelConfig, type PredictSignature } from './model.ts';
+import { loadModels, type Models } from './inference/repository.ts';
+import { registerV2 } from './v2.ts';
 import { ATTR, type Instruments, type SpanStarter } from '../telemetry/catalogue.ts';
 import type { TelemetryStatus } from '../telemetry/sdk.ts';
 
@@ -52,8 +54,26 @@ const batchSchema = {
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
-export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle; admission: Admission } {
+/** The models, once loaded (before the app is ready): what /predict, /v2 and the batcher run. */
+export interface Serving {
+  models: Models | undefined;
+  /** The MODEL_NAME model as /predict feeds it. */
+  predict: PredictSignature | undefined;
+  /** Why /predict cannot serve the MODEL_NAME model, when it cannot (its v2 route still can). */
+  predictUnavailable: string | undefined;
+}
+
+/** MODEL_WEIGHTS and MODEL_BIAS, as the initialisers they overwrite in the MODEL_NAME graph. */
+function linearInitializers(model: ModelConfig): Record<string, number[]> | undefined {
+  const values: Record<string, number[]> = {};
+  if (model.weights !== null) values.weights = [...model.weights];
+  if (model.bias !== 0) values.bias = [model.bias];
+  return Object.keys(values).length > 0 ? values : undefined;
+}
+
+export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle; admission: Admission; serving: Serving } {
   const lifecycle: Lifecycle = { ready: false, closing: false, deadline: Number.POSITIVE_INFINITY };
+  const serving: Serving = { models: undefined, predict: undefined, predictUnavailable: undefined };
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // No child logger per request from Fastify: the onRequest hook of http-telemetry.ts makes it, with the request
@@ -93,6 +113,36 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     }
   }
 
+  // Every model is loaded before the app is ready (app.ready(), listen() and inject() wait for it); loading starts
+  // here, and a model that fails to load rejects ready() with an error naming the file.
+  const loading = loadModels({ path: model.path, repository: model.repository, name: model.name }, (source) => ({
+    simulatedLatencyMs: () => simulatedLatencyMs(model),
+    initializers: source.name === model.name ? linearInitializers(model) : undefined,
+  })).then((models) => {
+    try {
+      return { models, predict: predictSignature(models.default), predictUnavailable: undefined };
+    } catch (err) {
+      // Any ONNX model may be served over /v2; /predict needs one input of rows and one number per row.
+      return { models, predict: undefined, predictUnavailable: (err as Error).message };
+    }
+  });
+  loading.catch(() => {}); // reported by ready()
+  app.addHook('onReady', async () => {
+    const loaded = await loading;
+    serving.predict = loaded.predict;
+    serving.predictUnavailable = loaded.predictUnavailable;
+    serving.models = loaded.models;
+  });
+  app.addHook('onClose', async () => {
+    serving.models = undefined;
+    await loading.then((loaded) => loaded.models.release(), () => {});
+  });
+  const ready = () => lifecycle.ready && serving.models !== undefined;
+  const predictSignatureOrThrow = (): PredictSignature => {
+    if (serving.predict === undefined) throw new AppError('ERR_PREDICT_UNAVAILABLE', `${serving.predictUnavailable ?? 'models are not loaded'}; use POST /v2/models/${model.name}/infer`);
+    return serving.predict;
+  };
+
   const { predictionLatencyMs, predictions, requestsRejected } = deps.instruments;
   instrumentHttp(app, deps.spans, deps.instruments);
   app.addHook('onRequest', (_request, reply, done) => {
@@ -121,6 +171,11 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     }
     if (appError.code === 'ERR_OVERLOADED') requestsRejected.add(1, overloadedAttrs);
     if (appError.statusCode === 503) reply.header('retry-after', '1');
+    // Open Inference Protocol routes answer its error object, without a trace id (traceresponse carries it).
+    if (/^\/v2(?:[/?]|$)/.test(request.url)) {
+      const message = typeof appError.detail === 'string' ? appError.detail : appError.detail.map((d) => d.msg).join('; ');
+      return reply.code(appError.statusCode).header('content-type', 'application/json; charset=utf-8').send({ error: message });
+    }
     return reply
       .code(appError.statusCode)
       .header('content-type', 'application/json; charset=utf-8')
@@ -132,7 +187,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   });
 
   app.get('/health', async () => ({
-    status: lifecycle.ready ? 'ok' : 'draining',
+    status: ready() ? 'ok' : 'draining',
     env: config.appEnv,
     tracing_enabled: deps.telemetry.tracingEnabled,
     metrics_enabled: deps.telemetry.metricsEnabled,
@@ -149,14 +204,15 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   app.get('/livez', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    if (!lifecycle.ready) return reply.code(503).send({ status: 'draining' });
+    if (!ready()) return reply.code(503).send({ status: 'draining' });
     return { status: 'ready' };
   });
 
   app.post('/predict', { schema: { response: { 200: predictionSchema } } }, async (request) => {
-    const row = parsePredictBody(request.body, model);
+    const signature = predictSignatureOrThrow();
+    const row = parsePredictBody(request.body, model, signature.features);
     request.log.info('Prediction request received');
-    const result = await admitted(() => predict([row], model, deps.spans));
+    const result = await admitted(() => predict([row], signature, deps.spans));
     assertFinitePredictions(result.predictions, () => ['features']);
     if (!predictionLatencyMs.record('/predict', result.latencyMs)) predictionLatencyMs.create('/predict', endpointAttrs.predict, result.latencyMs);
     if (!predictions.add('/predict', 1)) predictions.create('/predict', endpointAttrs.predict, 1);
@@ -166,9 +222,10 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   });
 
   app.post('/predict/batch', { schema: { response: { 200: batchSchema } } }, async (request) => {
-    const rows = parseBatchBody(request.body, model);
+    const signature = predictSignatureOrThrow();
+    const rows = parseBatchBody(request.body, model, signature.features);
     request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
-    const result = await admitted(() => predict(rows, model, deps.spans));
+    const result = await admitted(() => predict(rows, signature, deps.spans));
     assertFinitePredictions(result.predictions, (i) => ['instances', i]);
     if (!predictionLatencyMs.record('/predict/batch', result.latencyMs)) predictionLatencyMs.create('/predict/batch', endpointAttrs.batch, result.latencyMs);
     if (!predictions.add('/predict/batch', rows.length)) predictions.create('/predict/batch', endpointAttrs.batch, rows.length);
@@ -183,6 +240,16 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     };
   });
 
+  registerV2(app, {
+    serverName: config.telemetry.serviceName,
+    serverVersion: config.version,
+    models: () => serving.models,
+    ready,
+    admitted,
+    spans: deps.spans,
+    instruments: deps.instruments,
+  });
+
   // A route that exists but not for this method answers 405 rather than 404.
   for (const url of ['/predict', '/predict/batch']) {
     app.route({
@@ -194,5 +261,5 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     });
   }
 
-  return { app, lifecycle, admission };
+  return { app, lifecycle, admission, serving };
 }

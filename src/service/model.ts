@@ -1,16 +1,42 @@
-// The model: a real linear model, prediction = w.x + b, behind a simulated latency, in three traced stages.
-// Input validation lives here too, because what is valid depends on the model (feature count, weights).
-import { setTimeout as sleep } from 'node:timers/promises';
-import { context, SpanStatusCode, type Attributes, type Context } from '@opentelemetry/api';
+// The /predict pipeline: rows of features into the MODEL_NAME model (an ONNX graph, inference/), in three traced
+// stages. Input validation lives here too, because what is valid depends on the model (feature count, weights).
+import { context, SpanStatusCode, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import type { Config } from '../shared/config.ts';
 import { AppError, validationError } from './errors.ts';
+import { ort, type Model, type TensorInfo } from './inference/runtime.ts';
 import { ATTR, SPAN, type SpanStarter } from '../telemetry/catalogue.ts';
 
 export type ModelConfig = Config['model'];
 export type Row = number[];
 
+/** What /predict needs of its model: one input [batch, features] of FP32 or FP64, a first output of one value per row. */
+export interface PredictSignature {
+  readonly model: Model;
+  readonly input: TensorInfo;
+  readonly output: TensorInfo;
+  /** The input's fixed feature count, when the graph fixes one. */
+  readonly features: number | undefined;
+}
+
+/** Checks that `model` can serve /predict; throws an Error saying why not. */
+export function predictSignature(model: Model): PredictSignature {
+  const { name, inputs, outputs } = model.info;
+  const input = inputs[0];
+  const why = (what: string) => new Error(`model ${name} cannot serve /predict (MODEL_NAME): ${what}`);
+  if (inputs.length !== 1 || input === undefined) throw why(`it has ${inputs.length} inputs, /predict feeds one`);
+  if (input.shape.length !== 2 || (input.datatype !== 'FP32' && input.datatype !== 'FP64')) {
+    throw why(`its input ${input.name} is ${input.datatype} ${JSON.stringify(input.shape)}, /predict feeds FP32 or FP64 [batch, features]`);
+  }
+  const output = outputs[0]!;
+  const perRow = output.shape.slice(1);
+  if (output.datatype === 'BYTES' || output.datatype === 'BOOL' || perRow.some((d) => d !== 1)) {
+    throw why(`its first output ${output.name} is ${output.datatype} ${JSON.stringify(output.shape)}, /predict answers one number per row`);
+  }
+  return { model, input, output, features: input.shape[1]! > 0 ? input.shape[1] : undefined };
+}
+
 /** Checks one row of features; `loc` is where it sits in the body. Returns the row or throws a 422 AppError. */
-export function validateRow(value: unknown, loc: (string | number)[], model: ModelConfig): Row {
+export function validateRow(value: unknown, loc: (string | number)[], model: ModelConfig, features?: number): Row {
   if (value === undefined) throw validationError(loc, 'field required', 'value_error.missing');
   if (!Array.isArray(value)) throw validationError(loc, 'value is not a valid list', 'type_error.list');
   if (value.length === 0) {
@@ -30,6 +56,9 @@ export function validateRow(value: unknown, loc: (string | number)[], model: Mod
       'value_error.list.size',
     );
   }
+  if (features !== undefined && value.length !== features) {
+    throw validationError(loc, `ensure this value has exactly ${features} items (the model's input)`, 'value_error.list.size');
+  }
   for (let i = 0; i < value.length; i++) {
     const x = value[i];
     if (typeof x !== 'number') throw validationError([...loc, i], 'value is not a valid float', 'type_error.float');
@@ -42,12 +71,12 @@ export function validateRow(value: unknown, loc: (string | number)[], model: Mod
 const isObject = (body: unknown): body is Record<string, unknown> =>
   typeof body === 'object' && body !== null && !Array.isArray(body);
 
-export function parsePredictBody(body: unknown, model: ModelConfig): Row {
+export function parsePredictBody(body: unknown, model: ModelConfig, features?: number): Row {
   if (!isObject(body)) throw validationError([], 'value is not a valid dict', 'type_error.dict');
-  return validateRow(body.features, ['features'], model);
+  return validateRow(body.features, ['features'], model, features);
 }
 
-export function parseBatchBody(body: unknown, model: ModelConfig): Row[] {
+export function parseBatchBody(body: unknown, model: ModelConfig, features?: number): Row[] {
   if (!isObject(body)) throw validationError([], 'value is not a valid dict', 'type_error.dict');
   const instances = body.instances;
   if (instances === undefined) throw validationError(['instances'], 'field required', 'value_error.missing');
@@ -64,15 +93,7 @@ export function parseBatchBody(body: unknown, model: ModelConfig): Row[] {
       },
     ]);
   }
-  return instances.map((row, i) => validateRow(row, ['instances', i], model));
-}
-
-/** w.x + b, with w = 1 for every feature when no weights are configured. */
-export function linear(row: ArrayLike<number>, model: ModelConfig): number {
-  let sum = model.bias;
-  const w = model.weights;
-  for (let i = 0; i < row.length; i++) sum += (w === null ? 1 : w[i]!) * row[i]!;
-  return sum;
+  return instances.map((row, i) => validateRow(row, ['instances', i], model, features));
 }
 
 /** Simulated model time: DEFAULT_LATENCY_MS plus a jitter uniform in [-j/2, +j] (skewed right, like real latency). */
@@ -86,7 +107,7 @@ export function simulatedLatencyMs(model: ModelConfig, random: () => number = Ma
  * failure, end() either way. The stage spans are not made active: nothing inside them creates spans or logs,
  * and entering a context costs an AsyncLocalStorage switch per stage.
  */
-function stage<T>(spans: SpanStarter, name: string, attributes: Attributes, parent: Context, fn: () => T): T {
+export function stage<T>(spans: SpanStarter, name: string, attributes: Attributes, parent: Context, fn: (span: Span) => T): T {
   const span = spans.stage(name, attributes, parent);
   const fail = (err: unknown): never => {
     span.recordException(err as Error);
@@ -95,7 +116,7 @@ function stage<T>(spans: SpanStarter, name: string, attributes: Attributes, pare
     throw err;
   };
   try {
-    const result = fn();
+    const result = fn(span);
     if (result instanceof Promise) {
       return result.then((value: unknown) => {
         span.end();
@@ -124,23 +145,54 @@ export interface PredictionResult {
   latencyMs: number;
 }
 
+/** Rows (all of one length) as the [batch, features] tensor of the input's float type. */
+export function rowsTensor(rows: readonly Row[], input: TensorInfo): ort.Tensor {
+  const width = rows[0]!.length;
+  const data = input.datatype === 'FP32' ? new Float32Array(rows.length * width) : new Float64Array(rows.length * width);
+  for (let r = 0; r < rows.length; r++) data.set(rows[r]!, r * width);
+  return new ort.Tensor(input.datatype === 'FP32' ? 'float32' : 'float64', data, [rows.length, width]);
+}
+
+/** Rows grouped by length, each group with the rows' positions in the batch. */
+function byWidth(rows: readonly Row[]): { rows: Row[]; index: number[] }[] {
+  const groups = new Map<number, { rows: Row[]; index: number[] }>();
+  rows.forEach((row, i) => {
+    let g = groups.get(row.length);
+    if (g === undefined) groups.set(row.length, (g = { rows: [], index: [] }));
+    g.rows.push(row);
+    g.index.push(i);
+  });
+  return [...groups.values()];
+}
+
+const round6 = (p: number) => (Math.abs(p) < 1e15 ? Math.round(p * 1e6) / 1e6 : p);
+
 /**
- * Runs the pipeline on validated rows: preprocess (copy into a Float64Array), inference (the simulated model time,
- * then w.x + b per row), postprocess (rounding to 6 decimals). Each stage is a child span of the active span,
- * started by `spans`.
+ * Runs the pipeline on validated rows: preprocess (the rows into one input tensor), inference (one run of the
+ * ONNX graph, with the simulated model time), postprocess (one number per row, rounded to 6 decimals). Each stage
+ * is a child span of the active span, started by `spans`.
  */
-export async function predict(rows: Row[], model: ModelConfig, spans: SpanStarter): Promise<PredictionResult> {
+export async function predict(rows: Row[], signature: PredictSignature, spans: SpanStarter): Promise<PredictionResult> {
   const started = performance.now();
   const parent = context.active();
-  const attrs = { [ATTR.modelName]: model.name, [ATTR.batchSize]: rows.length, [ATTR.featureCount]: rows[0]!.length };
-  const inputs = stage(spans, SPAN.preprocess, attrs, parent, () => rows.map((r) => Float64Array.from(r)));
-  const delay = simulatedLatencyMs(model);
-  const inferenceAttrs = { ...attrs, [ATTR.simulatedLatencyMs]: Math.round(delay * 1000) / 1000 };
-  const raw = await stage(spans, SPAN.inference, inferenceAttrs, parent, async () => {
-    if (delay > 0) await sleep(delay);
-    return inputs.map((x) => linear(x, model));
+  const { model, input, output } = signature;
+  const attrs = { [ATTR.modelName]: model.info.name, [ATTR.batchSize]: rows.length, [ATTR.featureCount]: rows[0]!.length };
+  const groups = stage(spans, SPAN.preprocess, attrs, parent, () => byWidth(rows).map((g) => ({ ...g, feeds: { [input.name]: rowsTensor(g.rows, input) } })));
+  const results = await stage(spans, SPAN.inference, attrs, parent, async (span) => {
+    // A tensor is rectangular: a batch of rows of several lengths runs once per length (the guide's linear model
+    // accepts any feature count).
+    const rs = await Promise.all(groups.map((g) => model.run(g.feeds)));
+    span.setAttribute(ATTR.simulatedLatencyMs, Math.round(Math.max(...rs.map((r) => r.simulatedLatencyMs)) * 1000) / 1000);
+    return rs;
   });
   // Six decimals, only where that is representable: p * 1e6 overflows to Infinity above about 1.8e302.
-  const predictions = stage(spans, SPAN.postprocess, attrs, parent, () => raw.map((p) => (Math.abs(p) < 1e15 ? Math.round(p * 1e6) / 1e6 : p)));
+  const predictions = stage(spans, SPAN.postprocess, attrs, parent, () => {
+    const out = new Array<number>(rows.length);
+    groups.forEach((g, i) => {
+      const data = results[i]!.outputs[output.name]!.data as ArrayLike<number | bigint>;
+      g.index.forEach((row, j) => (out[row] = round6(Number(data[j]))));
+    });
+    return out;
+  });
   return { predictions, latencyMs: performance.now() - started };
 }
