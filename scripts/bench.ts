@@ -23,6 +23,7 @@ Every variant side by side on this machine (server on core 0, load on core 1), t
   --variants A,B       measure only these variants (full, disabled, plain, fastapi-uvloop, fastapi); judges nothing
   --env K=V,K=V        extra environment for our variants (what a setting costs)
   --node-flags=F       Node/V8 flags for our variants instead of those of npm start (--node-flags="--max-semi-space-size=16")
+  --batching           only the dynamic batching scenario (B1, B2), then stop
   -h, --help           this help`;
 const fail = (msg: string): never => {
   process.stderr.write(`bench: ${msg}\n\n${USAGE}\n`);
@@ -43,6 +44,8 @@ const parsed = (() => {
         env: { type: 'string' },
         // Node/V8 flags for our variants instead of those of `npm start`: --node-flags="--max-semi-space-size=16"
         'node-flags': { type: 'string' },
+        // Only the dynamic batching scenario (B1, B2): a few seconds instead of the whole bench.
+        batching: { type: 'boolean', default: false },
       },
     });
   } catch (err) {
@@ -391,6 +394,50 @@ const row = (name: VariantName) => {
   return `| ${VARIANTS[name].label} | ${fmt(median(rps))} (${fmt(Math.min(...rps))}-${fmt(Math.max(...rps))}) | ${wrkRps ? fmt(wrkRps) : '-'} | ${fmt(median(s.map((x) => x.cpuUsPerReq)), 1)} | ${fmt(median(s.map((x) => x.p50)), 2)} / ${fmt(median(s.map((x) => x.p99)), 2)} | ${fmt(median(s.map((x) => x.rssMb)))} | ${delivered.length ? `${fmt(Math.min(...delivered) * 100, 2)} %` : '-'} | ${s.reduce((n, x) => n + x.failed, 0)} |`;
 };
 
+/**
+ * Dynamic batching. B1: 100 ms of simulated model time per executed batch, an open-model load of 300 req/s,
+ * MAX_BATCH_SIZE=32 against MAX_BATCH_SIZE=1 at equal limits (one batch at a time, 64 requests queued at most):
+ * requests answered per second and the p99 of the batched service. B2: no simulated time, closed model at
+ * saturation: what batching alone buys (or costs) around the model call.
+ */
+async function batching(): Promise<{ lines: string[]; target: [string, string, boolean] }> {
+  const seconds = quick ? 3 : 10;
+  const limits = { MODEL_CONCURRENCY: '1', MAX_QUEUE: '64', LATENCY_JITTER_MS: '0', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ports.grpc}` };
+  const run = async (env: Record<string, string>, loadArgs: string[]) => {
+    const port = await freePort();
+    const server = await ours({ ...limits, ...env })(port);
+    try {
+      const s = await load(`http://127.0.0.1:${port}`, loadArgs);
+      return { served: s.requests.successful / (s.durationMs / 1000), p99: s.latencyMs.p99, refused: s.statusCodes['503'] ?? 0 };
+    } finally {
+      await server.stop();
+    }
+  };
+  const open = ['--rate', '300', '--duration', `${seconds}s`, '--warmup', '2s', '--concurrency', '1024'];
+  const b1 = { off: await run({ DEFAULT_LATENCY_MS: '100', MAX_BATCH_SIZE: '1' }, open), on: await run({ DEFAULT_LATENCY_MS: '100', MAX_BATCH_SIZE: '32' }, open) };
+  const closed = ['--duration', `${seconds}s`, '--warmup', '2s', '--concurrency', '64'];
+  const b2 = { off: await run({ DEFAULT_LATENCY_MS: '0', MAX_BATCH_SIZE: '1' }, closed), on: await run({ DEFAULT_LATENCY_MS: '0', MAX_BATCH_SIZE: '32' }, closed) };
+  const ratio1 = b1.on.served / b1.off.served;
+  const ratio2 = b2.on.served / b2.off.served;
+  return {
+    lines: [
+      `B1 (100 ms per batch, 300 req/s open model, MODEL_CONCURRENCY=1, MAX_QUEUE=64, ${seconds} s): MAX_BATCH_SIZE=1 answered ${fmt(b1.off.served, 1)} req/s (${b1.off.refused} refused with 503), MAX_BATCH_SIZE=32 ${fmt(b1.on.served, 1)} req/s (${b1.on.refused} refused), p99 ${fmt(b1.on.p99, 1)} ms.`,
+      `B2 (no simulated time, closed model, 64 connections, MODEL_CONCURRENCY=1, ${seconds} s): MAX_BATCH_SIZE=1 ${fmt(b2.off.served)} req/s, MAX_BATCH_SIZE=32 ${fmt(b2.on.served)} req/s: ${ratio2.toFixed(2)}x.`,
+    ],
+    target: ['B1', `batched / unbatched throughput = ${ratio1.toFixed(1)}x (target >= 25x), batched p99 = ${fmt(b1.on.p99 / 100, 2)}x the batch time (target <= 2x)`, ratio1 >= 25 && b1.on.p99 <= 200],
+  };
+}
+
+if (flags.batching) {
+  try {
+    const { lines, target } = await batching();
+    console.log([...lines, `${target[0]} ${target[2] ? 'PASS' : 'FAIL'}  ${target[1]}`].join('\n'));
+  } finally {
+    await receiver.stop();
+  }
+  process.exit(0);
+}
+
 try {
   process.stderr.write(`bench: ${ROUNDS} round(s) x ${SECONDS} s, warm-up ${WARMUP_S} s, ${CONCURRENCY} connections, taskset ${hasTaskset ? 'on' : 'off (not installed)'}\n`);
   for (let round = 0; round < ROUNDS; round++) {
@@ -519,6 +566,9 @@ try {
   targets.push(['P5', `RSS over ${SOAK_S} s at saturation: second half ${fmt(half[0] ?? NaN)} -> ${fmt(half[half.length - 1] ?? NaN)} MB, max ${fmt(maxHalf)} MB (peak of the whole run ${fmt(maxRss)} MB; target < 200 MB and flat: growth < 10 %)`, maxHalf < 200 && growth < 0.1 * (half[0] ?? 1)]);
   const ready = median(readyMs);
   targets.push(['P6', `ready ${fmt(ready)} ms after spawn (median of 3; target < 1,500 ms)`, ready < 1500]);
+  const batched = await batching();
+  lines.push(...batched.lines, '');
+  targets.push(batched.target);
   for (const [id, text, ok] of targets) lines.push(`${id} ${ok === null ? 'SKIP' : ok ? 'PASS' : 'FAIL'}  ${text}`);
   if (quick) lines.push('', '(--quick: one short round; the figures are a smoke test, not a measurement)');
   const report = lines.join('\n');

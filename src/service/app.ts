@@ -4,10 +4,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Config } from '../shared/config.ts';
-import { Admission } from './admission.ts';
 import { AppError, toAppError } from './errors.ts';
 import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
-import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict } from './model.ts';
+import { assertFinitePredictions, modelBatcher, parseBatchBody, parsePredictBody, predict, type ModelBatcher } from './model.ts';
 import { ATTR, type Instruments, type SpanStarter } from '../telemetry/catalogue.ts';
 import type { TelemetryStatus } from '../telemetry/sdk.ts';
 
@@ -52,7 +51,7 @@ const batchSchema = {
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
-export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle; admission: Admission } {
+export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle; admission: ModelBatcher } {
   const lifecycle: Lifecycle = { ready: false, closing: false, deadline: Number.POSITIVE_INFINITY };
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
@@ -74,7 +73,9 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     requestTimeout: config.requestTimeoutMs,
     http: { maxHeaderSize: config.maxHeaderBytes, connectionsCheckingInterval: Math.max(100, Math.min(config.requestTimeoutMs || 30_000, 30_000) / 4) },
   });
-  const admission = new Admission(config.model.concurrency, config.model.maxQueue);
+  // The dynamic batcher is also the admission control: past MODEL_CONCURRENCY batches and MAX_QUEUE waiting
+  // requests, a request is refused at once.
+  const admission = modelBatcher(config.model, deps.spans, deps.instruments);
   const overloadedAttrs = { reason: 'overloaded' };
   const model = config.model;
   const endpointAttrs = {
@@ -82,19 +83,16 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     batch: { [ATTR.modelName]: model.name, endpoint: '/predict/batch' },
   };
 
-  /** Runs `work` once the model has a free slot; refuses at once when the queue is full. */
-  async function admitted<T>(work: () => Promise<T>): Promise<T> {
-    const wait = admission.acquire();
-    if (wait !== undefined) await wait;
-    try {
-      return await work();
-    } finally {
-      admission.release();
-    }
-  }
-
   const { predictionLatencyMs, predictions, requestsRejected } = deps.instruments;
   instrumentHttp(app, deps.spans, deps.instruments);
+  // Draining: nothing waits for a batch to fill any more; once every request is answered, nothing is left queued.
+  app.addHook('preClose', (done) => {
+    admission.flush();
+    done();
+  });
+  app.addHook('onClose', async () => {
+    await admission.close(config.shutdown.timeoutMs);
+  });
   app.addHook('onRequest', (_request, reply, done) => {
     if (!lifecycle.closing) return done();
     // Answered, then the connection closes: the client's next request opens a connection to another pod.
@@ -153,10 +151,10 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     return { status: 'ready' };
   });
 
-  app.post('/predict', { schema: { response: { 200: predictionSchema } } }, async (request) => {
+  app.post('/predict', { schema: { response: { 200: predictionSchema } } }, async (request, reply) => {
     const row = parsePredictBody(request.body, model);
     request.log.info('Prediction request received');
-    const result = await admitted(() => predict([row], model, deps.spans));
+    const result = await predict([row], model, deps.spans, admission, (cancel) => reply.raw.once('close', cancel));
     assertFinitePredictions(result.predictions, () => ['features']);
     if (!predictionLatencyMs.record('/predict', result.latencyMs)) predictionLatencyMs.create('/predict', endpointAttrs.predict, result.latencyMs);
     if (!predictions.add('/predict', 1)) predictions.create('/predict', endpointAttrs.predict, 1);
@@ -165,10 +163,10 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     return { prediction: result.predictions[0], model_name: model.name, latency_ms: latency, trace_id: request.otel.traceId };
   });
 
-  app.post('/predict/batch', { schema: { response: { 200: batchSchema } } }, async (request) => {
+  app.post('/predict/batch', { schema: { response: { 200: batchSchema } } }, async (request, reply) => {
     const rows = parseBatchBody(request.body, model);
     request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
-    const result = await admitted(() => predict(rows, model, deps.spans));
+    const result = await predict(rows, model, deps.spans, admission, (cancel) => reply.raw.once('close', cancel));
     assertFinitePredictions(result.predictions, (i) => ['instances', i]);
     if (!predictionLatencyMs.record('/predict/batch', result.latencyMs)) predictionLatencyMs.create('/predict/batch', endpointAttrs.batch, result.latencyMs);
     if (!predictions.add('/predict/batch', rows.length)) predictions.create('/predict/batch', endpointAttrs.batch, rows.length);

@@ -1,10 +1,12 @@
-// The model: a real linear model, prediction = w.x + b, behind a simulated latency, in three traced stages.
+// The model: a real linear model, prediction = w.x + b, behind a simulated latency per executed batch, in traced
+// stages around the dynamic batcher (batcher.ts).
 // Input validation lives here too, because what is valid depends on the model (feature count, weights).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { context, SpanStatusCode, type Attributes, type Context } from '@opentelemetry/api';
 import type { Config } from '../shared/config.ts';
 import { AppError, validationError } from './errors.ts';
-import { ATTR, SPAN, type SpanStarter } from '../telemetry/catalogue.ts';
+import { ATTR, SPAN, type Instruments, type SpanStarter } from '../telemetry/catalogue.ts';
+import { Batcher } from './batcher.ts';
 
 export type ModelConfig = Config['model'];
 export type Row = number[];
@@ -120,27 +122,57 @@ export function assertFinitePredictions(predictions: readonly number[], loc: (i:
 
 export interface PredictionResult {
   predictions: number[];
-  /** Time spent in the pipeline, ms (what prediction_latency_ms records). */
+  /** Time spent in the pipeline, ms (what prediction_latency_ms records), queue included. */
   latencyMs: number;
 }
 
+/** The linear model behind the dynamic batcher: a request's input is its rows, its output their predictions. */
+export type ModelBatcher = Batcher<Float64Array[], number[]>;
+
 /**
- * Runs the pipeline on validated rows: preprocess (copy into a Float64Array), inference (the simulated model time,
- * then w.x + b per row), postprocess (rounding to 6 decimals). Each stage is a child span of the active span,
- * started by `spans`.
+ * The batcher in front of the linear model: one simulated model time (DEFAULT_LATENCY_MS and jitter) per executed
+ * batch, as accelerator time is spent per batch, then w.x + b for every row of every request in it.
  */
-export async function predict(rows: Row[], model: ModelConfig, spans: SpanStarter): Promise<PredictionResult> {
+export function modelBatcher(model: ModelConfig, spans: SpanStarter, instruments: Instruments): ModelBatcher {
+  const options = { maxBatchSize: model.maxBatchSize, maxQueueDelayUs: model.maxQueueDelayUs, concurrency: model.concurrency, maxQueue: model.maxQueue };
+  return new Batcher(
+    model.name,
+    options,
+    async (inputs) => {
+      const delay = simulatedLatencyMs(model);
+      if (delay > 0) await sleep(delay);
+      return {
+        outputs: inputs.map((rows) => rows.map((x) => linear(x, model))),
+        attributes: { [ATTR.simulatedLatencyMs]: Math.round(delay * 1000) / 1000 },
+      };
+    },
+    spans,
+    instruments,
+  );
+}
+
+/**
+ * Runs the pipeline on validated rows: preprocess (copy into Float64Arrays), the batcher's queue and inference
+ * (this request's rows ride in one batch with other requests of the same row length), postprocess (rounding to 6
+ * decimals). Each stage is a child span of the active span, started by `spans`. `onQueued`, called only when the
+ * request has to wait, receives the function that takes it out of the queue should its client go away.
+ */
+export async function predict(
+  rows: Row[],
+  model: ModelConfig,
+  spans: SpanStarter,
+  batcher: ModelBatcher,
+  onQueued?: (cancel: () => void) => void,
+): Promise<PredictionResult> {
   const started = performance.now();
   const parent = context.active();
-  const attrs = { [ATTR.modelName]: model.name, [ATTR.batchSize]: rows.length, [ATTR.featureCount]: rows[0]!.length };
+  const featureCount = rows[0]!.length;
+  const attrs = { [ATTR.modelName]: model.name, [ATTR.batchSize]: rows.length, [ATTR.featureCount]: featureCount };
   const inputs = stage(spans, SPAN.preprocess, attrs, parent, () => rows.map((r) => Float64Array.from(r)));
-  const delay = simulatedLatencyMs(model);
-  const inferenceAttrs = { ...attrs, [ATTR.simulatedLatencyMs]: Math.round(delay * 1000) / 1000 };
-  const raw = await stage(spans, SPAN.inference, inferenceAttrs, parent, async () => {
-    if (delay > 0) await sleep(delay);
-    return inputs.map((x) => linear(x, model));
-  });
+  const queued = batcher.submit({ input: inputs, rows: rows.length, key: String(featureCount), attributes: attrs, parent });
+  if (queued.waiting) onQueued?.(queued.cancel);
+  const { output } = await queued.done;
   // Six decimals, only where that is representable: p * 1e6 overflows to Infinity above about 1.8e302.
-  const predictions = stage(spans, SPAN.postprocess, attrs, parent, () => raw.map((p) => (Math.abs(p) < 1e15 ? Math.round(p * 1e6) / 1e6 : p)));
+  const predictions = stage(spans, SPAN.postprocess, attrs, parent, () => output.map((p) => (Math.abs(p) < 1e15 ? Math.round(p * 1e6) / 1e6 : p)));
   return { predictions, latencyMs: performance.now() - started };
 }

@@ -125,10 +125,11 @@ export const VARIABLES = {
   API_PORT: v('API_PORT', '9000', 'HTTP port of the service (0 picks a free port).', integer(0, 65535)),
   DEFAULT_LATENCY_MS: v('DEFAULT_LATENCY_MS', '100', 'Simulated model latency, ms (0 disables it).', finite(0)),
   LATENCY_JITTER_MS: v('LATENCY_JITTER_MS', '', 'Jitter added to the simulated latency, ms, uniform in [-j/2, +j]; default 10 % of DEFAULT_LATENCY_MS.', finite(0)),
-  MAX_BATCH_SIZE: v('MAX_BATCH_SIZE', '32', 'Most rows accepted by POST /predict/batch.', integer(1, 100_000)),
+  MAX_BATCH_SIZE: v('MAX_BATCH_SIZE', '32', 'Most rows in one executed batch of the dynamic batcher (Triton\'s max_batch_size; 1 turns batching off), and so the most rows accepted by POST /predict/batch.', integer(1, 100_000)),
+  MAX_QUEUE_DELAY_US: v('MAX_QUEUE_DELAY_US', '0', 'Longest a request waits for its batch to fill while the model has a free instance, microseconds (Triton\'s max_queue_delay_microseconds; 0: a batch starts as soon as an instance is free, with whatever is queued).', integer(0, 10_000_000)),
   MAX_FEATURES: v('MAX_FEATURES', '1024', 'Most features accepted in one row.', integer(1, 1_000_000)),
-  MODEL_CONCURRENCY: v('MODEL_CONCURRENCY', '256', 'Predictions the model runs at once; more wait in the queue.', integer(1, 1_000_000)),
-  MAX_QUEUE: v('MAX_QUEUE', '1024', 'Predictions waiting for the model at most; beyond, 503 with Retry-After at once.', integer(0, 10_000_000)),
+  MODEL_CONCURRENCY: v('MODEL_CONCURRENCY', '256', 'Batches the model executes at once (Triton\'s instance count); more requests wait in the queue.', integer(1, 1_000_000)),
+  MAX_QUEUE: v('MAX_QUEUE', '1024', 'Prediction requests waiting for a batch at most while every instance is busy; beyond, 503 with Retry-After at once.', integer(0, 10_000_000)),
   REQUEST_TIMEOUT_MS: v('REQUEST_TIMEOUT_MS', '30000', 'Longest time to receive a whole request (headers and body), ms; slower clients get 408 and are disconnected (0 disables).', integer(0, 3_600_000)),
   MAX_HEADER_BYTES: v('MAX_HEADER_BYTES', '16384', 'Largest accepted request header block, bytes (larger: 431, closed by Node).', integer(1024, 1024 * 1024)),
   MODEL_NAME: v('MODEL_NAME', 'simple-linear-demo', 'Model name returned in responses and telemetry.', text),
@@ -214,6 +215,7 @@ export interface Config {
     readonly latencyMs: number;
     readonly jitterMs: number;
     readonly maxBatchSize: number;
+    readonly maxQueueDelayUs: number;
     readonly maxFeatures: number;
     readonly concurrency: number;
     readonly maxQueue: number;
@@ -357,6 +359,7 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
       latencyMs,
       jitterMs: jitter ?? latencyMs / 10,
       maxBatchSize: read(env, V.MAX_BATCH_SIZE),
+      maxQueueDelayUs: read(env, V.MAX_QUEUE_DELAY_US),
       maxFeatures,
       concurrency: read(env, V.MODEL_CONCURRENCY),
       maxQueue: read(env, V.MAX_QUEUE),
