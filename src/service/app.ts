@@ -4,9 +4,11 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Config } from '../shared/config.ts';
+import { ModelBatchers } from './batched-model.ts';
 import { AppError, toAppError } from './errors.ts';
 import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
-import { assertFinitePredictions, modelBatcher, parseBatchBody, parsePredictBody, predict, type ModelBatcher } from './model.ts';
+import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict, predictSignature, simulatedLatencyMs, type ModelConfig, type PredictSignature } from './model.ts';
+import { loadModels, type Models } from './inference/repository.ts';
 import { ATTR, type Instruments, type SpanStarter } from '../telemetry/catalogue.ts';
 import type { TelemetryStatus } from '../telemetry/sdk.ts';
 
@@ -51,8 +53,24 @@ const batchSchema = {
 
 const round3 = (ms: number) => Math.round(ms * 1000) / 1000;
 
-export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle; admission: ModelBatcher } {
+/** The models, once loaded (before the app is ready): what /predict, /v2 and the batcher run. */
+export interface Serving {
+  models: Models | undefined;
+  /** The MODEL_NAME model as /predict feeds it. */
+  predict: PredictSignature | undefined;
+}
+
+/** MODEL_WEIGHTS and MODEL_BIAS, as the initialisers they overwrite in the MODEL_NAME graph. */
+function linearInitializers(model: ModelConfig): Record<string, number[]> | undefined {
+  const values: Record<string, number[]> = {};
+  if (model.weights !== null) values.weights = [...model.weights];
+  if (model.bias !== 0) values.bias = [model.bias];
+  return Object.keys(values).length > 0 ? values : undefined;
+}
+
+export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle; admission: ModelBatchers; serving: Serving } {
   const lifecycle: Lifecycle = { ready: false, closing: false, deadline: Number.POSITIVE_INFINITY };
+  const serving: Serving = { models: undefined, predict: undefined };
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // No child logger per request from Fastify: the onRequest hook of http-telemetry.ts makes it, with the request
@@ -73,9 +91,9 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     requestTimeout: config.requestTimeoutMs,
     http: { maxHeaderSize: config.maxHeaderBytes, connectionsCheckingInterval: Math.max(100, Math.min(config.requestTimeoutMs || 30_000, 30_000) / 4) },
   });
-  // The dynamic batcher is also the admission control: past MODEL_CONCURRENCY batches and MAX_QUEUE waiting
-  // requests, a request is refused at once.
-  const admission = modelBatcher(config.model, deps.spans, deps.instruments);
+  // One dynamic batcher per model, which is also the admission control: past MODEL_CONCURRENCY batches and
+  // MAX_QUEUE waiting requests, a request is refused at once (batched-model.ts, batcher.ts).
+  const admission = new ModelBatchers();
   const overloadedAttrs = { reason: 'overloaded' };
   const model = config.model;
   const endpointAttrs = {
@@ -83,8 +101,26 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     batch: { [ATTR.modelName]: model.name, endpoint: '/predict/batch' },
   };
 
-  const { predictionLatencyMs, predictions, requestsRejected } = deps.instruments;
-  instrumentHttp(app, deps.spans, deps.instruments);
+  // Every model is loaded before the app is ready (app.ready(), listen() and inject() wait for it); loading starts
+  // here, and a model that fails to load rejects ready() with an error naming the file.
+  const loading = loadModels({ path: model.path, repository: model.repository, name: model.name }, (source) => ({
+    simulatedLatencyMs: () => simulatedLatencyMs(model),
+    initializers: source.name === model.name ? linearInitializers(model) : undefined,
+  })).then(async (models) => {
+    try {
+      return { models, predict: predictSignature(models.default) };
+    } catch (err) {
+      await models.release();
+      throw err;
+    }
+  });
+  loading.catch(() => {}); // reported by ready()
+  app.addHook('onReady', async () => {
+    const loaded = await loading;
+    for (const m of loaded.models.all) admission.add(m, model, deps.spans, deps.instruments);
+    serving.predict = loaded.predict;
+    serving.models = loaded.models;
+  });
   // Draining: nothing waits for a batch to fill any more; once every request is answered, nothing is left queued.
   app.addHook('preClose', (done) => {
     admission.flush();
@@ -92,7 +128,13 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   });
   app.addHook('onClose', async () => {
     await admission.close(config.shutdown.timeoutMs);
+    serving.models = undefined;
+    await loading.then((loaded) => loaded.models.release(), () => {});
   });
+  const ready = () => lifecycle.ready && serving.models !== undefined;
+
+  const { predictionLatencyMs, predictions, requestsRejected } = deps.instruments;
+  instrumentHttp(app, deps.spans, deps.instruments);
   app.addHook('onRequest', (_request, reply, done) => {
     if (!lifecycle.closing) return done();
     // Answered, then the connection closes: the client's next request opens a connection to another pod.
@@ -130,7 +172,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   });
 
   app.get('/health', async () => ({
-    status: lifecycle.ready ? 'ok' : 'draining',
+    status: ready() ? 'ok' : 'draining',
     env: config.appEnv,
     tracing_enabled: deps.telemetry.tracingEnabled,
     metrics_enabled: deps.telemetry.metricsEnabled,
@@ -147,14 +189,15 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   app.get('/livez', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    if (!lifecycle.ready) return reply.code(503).send({ status: 'draining' });
+    if (!ready()) return reply.code(503).send({ status: 'draining' });
     return { status: 'ready' };
   });
 
   app.post('/predict', { schema: { response: { 200: predictionSchema } } }, async (request, reply) => {
-    const row = parsePredictBody(request.body, model);
+    const signature = serving.predict!;
+    const row = parsePredictBody(request.body, model, signature.features);
     request.log.info('Prediction request received');
-    const result = await predict([row], model, deps.spans, admission, (cancel) => reply.raw.once('close', cancel));
+    const result = await predict([row], signature, deps.spans, admission, (cancel) => reply.raw.once('close', cancel));
     assertFinitePredictions(result.predictions, () => ['features']);
     if (!predictionLatencyMs.record('/predict', result.latencyMs)) predictionLatencyMs.create('/predict', endpointAttrs.predict, result.latencyMs);
     if (!predictions.add('/predict', 1)) predictions.create('/predict', endpointAttrs.predict, 1);
@@ -164,9 +207,10 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   });
 
   app.post('/predict/batch', { schema: { response: { 200: batchSchema } } }, async (request, reply) => {
-    const rows = parseBatchBody(request.body, model);
+    const signature = serving.predict!;
+    const rows = parseBatchBody(request.body, model, signature.features);
     request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
-    const result = await predict(rows, model, deps.spans, admission, (cancel) => reply.raw.once('close', cancel));
+    const result = await predict(rows, signature, deps.spans, admission, (cancel) => reply.raw.once('close', cancel));
     assertFinitePredictions(result.predictions, (i) => ['instances', i]);
     if (!predictionLatencyMs.record('/predict/batch', result.latencyMs)) predictionLatencyMs.create('/predict/batch', endpointAttrs.batch, result.latencyMs);
     if (!predictions.add('/predict/batch', rows.length)) predictions.create('/predict/batch', endpointAttrs.batch, rows.length);
@@ -192,5 +236,5 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     });
   }
 
-  return { app, lifecycle, admission };
+  return { app, lifecycle, admission, serving };
 }

@@ -18,6 +18,8 @@ export interface BatcherOptions {
   readonly concurrency: number;
   /** Requests waiting at most (beyond the ones a free instance takes at once); more are refused with ERR_OVERLOADED. */
   readonly maxQueue: number;
+  /** Triton's preferred_batch_size: a batch of one of these sizes starts without waiting for the delay. */
+  readonly preferredBatchSizes?: readonly number[];
 }
 
 /** What the model call returns for a batch: one output per request, and attributes for the batch's spans. */
@@ -89,6 +91,8 @@ export class Batcher<I, O> {
   private readonly metricAttrs: Attributes;
   private readonly queues = new Map<string, Queue<I, O>>();
   private readonly delayMs: number;
+  /** Ascending, each at most maxBatchSize. */
+  private readonly preferred: readonly number[];
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private running = 0;
@@ -106,6 +110,7 @@ export class Batcher<I, O> {
     this.spans = spans;
     this.instruments = instruments;
     this.delayMs = options.maxQueueDelayUs / 1000;
+    this.preferred = [...(options.preferredBatchSizes ?? [])].filter((n) => n <= options.maxBatchSize).sort((a, b) => a - b);
     this.metricAttrs = { [ATTR.modelName]: modelName };
     instruments.pendingRequests.create(modelName, this.metricAttrs, 0);
   }
@@ -188,7 +193,7 @@ export class Batcher<I, O> {
       for (const q of this.queues.values()) {
         if (q.jobs.length === 0) continue;
         const oldest = q.jobs[0]!.enqueuedAt;
-        const ready = this.flushing || q.rows >= this.options.maxBatchSize || now - oldest >= this.delayMs;
+        const ready = this.flushing || q.rows >= this.options.maxBatchSize || q.rows >= (this.preferred[0] ?? Infinity) || now - oldest >= this.delayMs;
         if (!ready) wake = Math.min(wake, oldest + this.delayMs);
         else if (best === undefined || oldest < best.jobs[0]!.enqueuedAt) best = q;
       }
@@ -218,12 +223,17 @@ export class Batcher<I, O> {
     job.queueMs = performance.now() - job.enqueuedAt;
   }
 
-  /** Takes the oldest requests of `queue` that fit in one batch and runs them. */
+  /**
+   * Takes the oldest requests of `queue` that fit in one batch and runs them: up to MAX_BATCH_SIZE rows, or up to
+   * the largest preferred size the queue reaches when it holds less than that.
+   */
   private start(queue: Queue<I, O>): void {
     const jobs: Job<I, O>[] = [];
+    let limit = this.options.maxBatchSize;
+    if (queue.rows < limit) limit = this.preferred.findLast((p) => p <= queue.rows) ?? limit;
     let rows = 0;
     let n = 0;
-    while (n < queue.jobs.length && rows + queue.jobs[n]!.sub.rows <= this.options.maxBatchSize) rows += queue.jobs[n++]!.sub.rows;
+    while (n < queue.jobs.length && rows + queue.jobs[n]!.sub.rows <= limit) rows += queue.jobs[n++]!.sub.rows;
     // A request larger than the batch size is refused by its route; should one arrive, it runs alone.
     if (n === 0) rows = queue.jobs[n++]!.sub.rows;
     for (const job of queue.jobs.splice(0, n)) jobs.push(job);

@@ -17,7 +17,18 @@ if (receiver !== undefined) {
   );
 }
 
-const { app, lifecycle } = buildApp(config, { logger, telemetry: telemetry.status, spans: telemetry.spans, instruments: telemetry.instruments });
+const { app, lifecycle, serving } = buildApp(config, { logger, telemetry: telemetry.status, spans: telemetry.spans, instruments: telemetry.instruments });
+try {
+  await app.ready(); // loads every model
+} catch (err) {
+  // One line naming the file (or the variable) that is wrong; nothing is listening yet.
+  logger.fatal(`Start-up failed: ${(err as Error).message}`);
+  await shutdownTelemetry();
+  await receiver?.stop();
+  logger.flush(() => process.exit(1));
+  await new Promise(() => {});
+}
+for (const m of serving.models!.all) logger.info({ model_name: m.info.name, model_version: m.info.version, model_file: m.info.file }, `Model ${m.info.name} loaded`);
 const address = await app.listen({ host: config.host, port: config.port });
 lifecycle.ready = true;
 logger.info('Application startup complete.');

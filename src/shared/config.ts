@@ -132,9 +132,11 @@ export const VARIABLES = {
   MAX_QUEUE: v('MAX_QUEUE', '1024', 'Prediction requests waiting for a batch at most while every instance is busy; beyond, 503 with Retry-After at once.', integer(0, 10_000_000)),
   REQUEST_TIMEOUT_MS: v('REQUEST_TIMEOUT_MS', '30000', 'Longest time to receive a whole request (headers and body), ms; slower clients get 408 and are disconnected (0 disables).', integer(0, 3_600_000)),
   MAX_HEADER_BYTES: v('MAX_HEADER_BYTES', '16384', 'Largest accepted request header block, bytes (larger: 431, closed by Node).', integer(1024, 1024 * 1024)),
-  MODEL_NAME: v('MODEL_NAME', 'simple-linear-demo', 'Model name returned in responses and telemetry.', text),
-  MODEL_WEIGHTS: v('MODEL_WEIGHTS', '', 'Comma-separated weights w of prediction = w.x + b; unset means 1 for every feature (any count). When set, rows must have exactly that many features.', numberList),
-  MODEL_BIAS: v('MODEL_BIAS', '0', 'Bias b of the linear model.', finite(-Number.MAX_VALUE)),
+  MODEL_REPOSITORY: v('MODEL_REPOSITORY', '', 'Model repository folder, one sub-folder per model: <name>/<version>/model.onnx and an optional <name>/config.json (docs/MODELS.md). Unset (and no MODEL_PATH): the models/ folder shipped with the service.', text),
+  MODEL_PATH: v('MODEL_PATH', '', 'One ONNX file to serve as MODEL_NAME instead of a repository (not with MODEL_REPOSITORY).', text),
+  MODEL_NAME: v('MODEL_NAME', 'simple-linear-demo', 'Model that /predict serves, returned in responses and telemetry: a model of the repository, or the name of the MODEL_PATH model.', text),
+  MODEL_WEIGHTS: v('MODEL_WEIGHTS', '', 'Comma-separated weights w of prediction = w.x + b, written into the MODEL_NAME graph\'s `weights` initialiser at start-up; unset means 1 for every feature (any count). When set, rows must have exactly that many features.', numberList),
+  MODEL_BIAS: v('MODEL_BIAS', '0', 'Bias b of the linear model, written into the MODEL_NAME graph\'s `bias` initialiser at start-up when not 0.', finite(-Number.MAX_VALUE)),
   BODY_LIMIT_BYTES: v('BODY_LIMIT_BYTES', String(1024 * 1024), 'Largest accepted request body, bytes (1 MiB); larger gets 413.', integer(64, 1024 * 1024 * 1024)),
   LOG_LEVEL: v('LOG_LEVEL', 'info', 'pino log level (fatal, error, warn, info, debug, trace, silent).', oneOf(LOG_LEVELS)),
   SHUTDOWN_DELAY_MS: v('SHUTDOWN_DELAY_MS', '0', 'On SIGTERM, time readiness reports false before the listener closes, ms (Kubernetes sets 5000 so endpoints drop the pod first).', integer(0, 600_000)),
@@ -210,6 +212,10 @@ export interface Config {
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly model: {
     readonly name: string;
+    /** MODEL_PATH, if set. */
+    readonly path: string | undefined;
+    /** MODEL_REPOSITORY, if set (unset with no MODEL_PATH: the shipped models/ folder). */
+    readonly repository: string | undefined;
     readonly weights: readonly number[] | null;
     readonly bias: number;
     readonly latencyMs: number;
@@ -343,6 +349,11 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
   if (weights !== null && weights.length > maxFeatures) {
     throw new ConfigError('MODEL_WEIGHTS', weights.join(','), `at most MAX_FEATURES (${maxFeatures}) weights`);
   }
+  const modelPath = readOptional(env, V.MODEL_PATH);
+  const modelRepository = readOptional(env, V.MODEL_REPOSITORY);
+  if (modelPath !== undefined && modelRepository !== undefined) {
+    throw new ConfigError('MODEL_PATH', modelPath, 'MODEL_PATH or MODEL_REPOSITORY, not both');
+  }
   const config: Config = {
     appEnv: read(env, V.APP_ENV),
     version,
@@ -354,6 +365,8 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
     logLevel: read(env, V.LOG_LEVEL),
     model: {
       name: read(env, V.MODEL_NAME),
+      path: modelPath,
+      repository: modelRepository,
       weights,
       bias: read(env, V.MODEL_BIAS),
       latencyMs,
