@@ -413,7 +413,9 @@ async function batching(): Promise<{ lines: string[]; target: [string, string, b
       await server.stop();
     }
   };
-  const open = ['--rate', '300', '--duration', `${seconds}s`, '--warmup', '2s', '--concurrency', '1024'];
+  // At 300 req/s the batched service runs at 94 % of its 320 req/s: a backlog left by the cold start drains at only
+  // 20 req/s, so the warm-up is long enough to leave none in the window.
+  const open = ['--rate', '300', '--duration', `${seconds}s`, '--warmup', quick ? '2s' : '5s', '--concurrency', '1024'];
   const b1 = { off: await run({ DEFAULT_LATENCY_MS: '100', MAX_BATCH_SIZE: '1' }, open), on: await run({ DEFAULT_LATENCY_MS: '100', MAX_BATCH_SIZE: '32' }, open) };
   const closed = ['--duration', `${seconds}s`, '--warmup', '2s', '--concurrency', '64'];
   const b2 = { off: await run({ DEFAULT_LATENCY_MS: '0', MAX_BATCH_SIZE: '1' }, closed), on: await run({ DEFAULT_LATENCY_MS: '0', MAX_BATCH_SIZE: '32' }, closed) };
@@ -422,7 +424,7 @@ async function batching(): Promise<{ lines: string[]; target: [string, string, b
   return {
     lines: [
       `B1 (100 ms per batch, 300 req/s open model, MODEL_CONCURRENCY=1, MAX_QUEUE=64, ${seconds} s): MAX_BATCH_SIZE=1 answered ${fmt(b1.off.served, 1)} req/s (${b1.off.refused} refused with 503), MAX_BATCH_SIZE=32 ${fmt(b1.on.served, 1)} req/s (${b1.on.refused} refused), p99 ${fmt(b1.on.p99, 1)} ms.`,
-      `B2 (no simulated time, closed model, 64 connections, MODEL_CONCURRENCY=1, ${seconds} s): MAX_BATCH_SIZE=1 ${fmt(b2.off.served)} req/s, MAX_BATCH_SIZE=32 ${fmt(b2.on.served)} req/s: ${ratio2.toFixed(2)}x.`,
+      `B2 (no simulated time, closed model, 64 connections, MODEL_CONCURRENCY=1, ${seconds} s): MAX_BATCH_SIZE=1 ${fmt(b2.off.served)} req/s (${b2.off.refused} refused), MAX_BATCH_SIZE=32 ${fmt(b2.on.served)} req/s (${b2.on.refused} refused): ${ratio2.toFixed(2)}x.`,
     ],
     target: ['B1', `batched / unbatched throughput = ${ratio1.toFixed(1)}x (target >= 25x), batched p99 = ${fmt(b1.on.p99 / 100, 2)}x the batch time (target <= 2x)`, ratio1 >= 25 && b1.on.p99 <= 200],
   };

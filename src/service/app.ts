@@ -96,6 +96,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   const admission = new ModelBatchers();
   const overloadedAttrs = { reason: 'overloaded' };
   const model = config.model;
+  let batchLimits: ModelConfig = model;
   const endpointAttrs = {
     predict: { [ATTR.modelName]: model.name, endpoint: '/predict' },
     batch: { [ATTR.modelName]: model.name, endpoint: '/predict/batch' },
@@ -118,6 +119,8 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   app.addHook('onReady', async () => {
     const loaded = await loading;
     for (const m of loaded.models.all) admission.add(m, model, deps.spans, deps.instruments);
+    // /predict/batch takes at most one batch of rows: the model's max_batch_size where its config.json sets one.
+    batchLimits = { ...model, maxBatchSize: admission.get(model.name)!.maxBatchSize };
     serving.predict = loaded.predict;
     serving.models = loaded.models;
   });
@@ -208,7 +211,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
 
   app.post('/predict/batch', { schema: { response: { 200: batchSchema } } }, async (request, reply) => {
     const signature = serving.predict!;
-    const rows = parseBatchBody(request.body, model, signature.features);
+    const rows = parseBatchBody(request.body, batchLimits, signature.features);
     request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
     const result = await predict(rows, signature, deps.spans, admission, (cancel) => reply.raw.once('close', cancel));
     assertFinitePredictions(result.predictions, (i) => ['instances', i]);

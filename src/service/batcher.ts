@@ -119,6 +119,10 @@ export class Batcher<I, O> {
     return this.options.concurrency;
   }
 
+  get maxBatchSize(): number {
+    return this.options.maxBatchSize;
+  }
+
   get maxQueue(): number {
     return this.options.maxQueue;
   }

@@ -2,6 +2,9 @@
 // call and get their own answers, other shapes run apart, the spans and links say so, and a client that goes away
 // while queued leaves nothing behind. Real SDK Tracer and context manager, real HTTP on port 0.
 import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { context, trace } from '@opentelemetry/api';
@@ -11,6 +14,7 @@ import { buildApp } from '../../src/service/app.ts';
 import { parseConfig } from '../../src/shared/config.ts';
 import { tracerSpans } from '../../src/telemetry/catalogue.ts';
 import { appDeps } from '../helpers/app-deps.ts';
+import { ROOT } from '../helpers/service.ts';
 
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
@@ -103,6 +107,33 @@ describe('MAX_BATCH_SIZE=1', () => {
       assert.deepEqual(answers.map((a) => a.json().prediction), [1, 2, 3]);
       const batches = exporter.getFinishedSpans().filter((s) => s.name === 'batch');
       assert.deepEqual(batches.map((b) => b.attributes['model.batch_size']), [1, 1, 1]);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('per-model settings from the model repository', () => {
+  const repository = mkdtempSync(join(tmpdir(), 'batching-repo-'));
+  after(() => rmSync(repository, { recursive: true, force: true }));
+
+  test("config.json's max_batch_size, max_queue_delay_microseconds and preferred_batch_size win over the variables", async () => {
+    cpSync(join(ROOT, 'models/simple-linear-demo'), join(repository, 'simple-linear-demo'), { recursive: true });
+    writeFileSync(
+      join(repository, 'simple-linear-demo', 'config.json'),
+      JSON.stringify({ max_batch_size: 4, dynamic_batching: { max_queue_delay_microseconds: 60_000_000, preferred_batch_size: [2] } }),
+    );
+    const { app } = make({ MODEL_REPOSITORY: repository, DEFAULT_LATENCY_MS: '0', MAX_BATCH_SIZE: '32', MAX_QUEUE_DELAY_US: '0' });
+    try {
+      exporter.reset();
+      // A minute's delay: only the preferred size (2 rows) starts a batch, so four requests make two batches of two.
+      const answers = await Promise.all([1, 2, 3, 4].map((x) => app.inject({ method: 'POST', url: '/predict', payload: { features: [x, x] } })));
+      assert.deepEqual(answers.map((a) => a.json().prediction), [2, 4, 6, 8]);
+      const batches = exporter.getFinishedSpans().filter((s) => s.name === 'batch');
+      assert.deepEqual(batches.map((b) => b.attributes['model.batch_size']), [2, 2]);
+      const tooMany = await app.inject({ method: 'POST', url: '/predict/batch', payload: { instances: [[1], [2], [3], [4], [5]] } });
+      assert.equal(tooMany.statusCode, 422, "more rows than the model's max_batch_size are refused");
+      assert.match(tooMany.json().detail[0].msg, /at most 4 items/);
     } finally {
       await app.close();
     }
