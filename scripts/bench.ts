@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--rounds 3] [--seconds 8] [--soak 60] [--out bench.json]`
+// `npm run bench [-- --quick] [--rounds 3] [--seconds 8] [--soak 60] [--out bench.json] [--batching]`
 // One run, side by side on this machine: each server pinned to core 0, our load generator (and the counting OTLP
 // receiver) on core 1, warm-up discarded, every variant several times (medians, min-max). Prints req/s, CPU
 // microseconds per request, p50/p99, RSS and spans delivered, then the targets P1-P6 with PASS/FAIL.
@@ -76,7 +76,6 @@ const SKIP_TARGETS = flags.variants !== undefined; // a partial run (--variants)
 const WARMUP_S = quick ? 1 : 3;
 const P4_S = quick ? 2 : 30; // seconds measured per P4 round: 10 s windows held a major GC of the full service or not (one or two per 30 s at 1,000 req/s)
 const CONCURRENCY = 32;
-const SPANS_PER_PREDICT = 4; // server span + preprocess + inference + postprocess (the telemetry catalogue)
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 const PYTHON = '/usr/bin/python3';
 // Our service runs as `npm start` does, its V8 flags included, unless --node-flags replaces them.
@@ -231,7 +230,7 @@ const receiver = await start(1, process.execPath, [join(ROOT, 'dist/receiver/mai
 const receiverCounts = async (): Promise<{ spans: number; logRecords: number }> =>
   (await (await fetch(`http://127.0.0.1:${ports.http}/debug/counts`)).json()) as { spans: number; logRecords: number };
 /** The export counts the service shows on `/health` (none when the SDK is disabled). */
-async function telemetryOf(serviceUrl: string): Promise<{ spans_queued?: number; spans_dropped?: number; log_records_dropped?: number }> {
+async function telemetryOf(serviceUrl: string): Promise<{ spans_ended?: number; spans_queued?: number; spans_dropped?: number; log_records_dropped?: number }> {
   const health = (await (await fetch(`${serviceUrl}/health`)).json()) as { telemetry?: Record<string, number> };
   return health.telemetry ?? {};
 }
@@ -337,14 +336,14 @@ async function measure(name: VariantName, round: number): Promise<void> {
     let s: LoadSummary;
     let cpuUs: number;
     let spansBefore: number;
-    let probesBefore: number;
+    let endedBefore = 0;
     // Throughput at saturation means the server's core is busy. A window in which the server used less than
     // MIN_CORE_SHARE of it measured the load side (the generator shares its core with the receiver): it is measured
     // again, at most twice, and the report counts such windows.
     for (let attempt = 0; ; attempt++) {
       if (name === 'full') await settledSpans(url);
       spansBefore = (await receiverCounts()).spans;
-      probesBefore = prober.sent();
+      if (name === 'full') endedBefore = (await telemetryOf(url)).spans_ended ?? 0;
       const cpuBefore = cpuTicks(server.pid);
       s = await load(url, ['--duration', `${SECONDS}s`, '--concurrency', String(CONCURRENCY)]);
       cpuUs = ((cpuTicks(server.pid) - cpuBefore) / CLK_TCK) * 1e6;
@@ -365,10 +364,12 @@ async function measure(name: VariantName, round: number): Promise<void> {
       clientSaturated: s.client.saturated,
     };
     if (name === 'full') {
-      // The last poll of the settle before the run may land inside the window and the last one after it outside:
-      // the polls' own spans are counted as expected, about one either way.
-      const settled = await settledSpans(url);
-      sample.delivered = (settled.spans - spansBefore) / (SPANS_PER_PREDICT * s.requests.successful + settled.polls + prober.sent() - probesBefore);
+      // Expected: every span the service ended meanwhile (/health counts them), whatever the batching made of the
+      // requests (a batch span per model call, a queue span per request that waited); a poll's own span ends after
+      // its answer, so about one either way.
+      await settledSpans(url);
+      const endedAfter = (await telemetryOf(url)).spans_ended ?? 0;
+      sample.delivered = ((await receiverCounts()).spans - spansBefore) / Math.max(1, endedAfter - endedBefore);
     }
     if (round === 0) sample.wrkRps = wrk(url, quick ? 1 : Math.max(2, Math.round(SECONDS / 2)));
     samples.set(name, [...(samples.get(name) ?? []), sample]);
@@ -401,7 +402,7 @@ const row = (name: VariantName) => {
  * saturation: what batching alone buys (or costs) around the model call.
  */
 async function batching(): Promise<{ lines: string[]; target: [string, string, boolean] }> {
-  const seconds = quick ? 3 : 10;
+  const seconds = quick ? 2 : 10;
   const limits = { MODEL_CONCURRENCY: '1', MAX_QUEUE: '64', LATENCY_JITTER_MS: '0', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ports.grpc}` };
   const run = async (env: Record<string, string>, loadArgs: string[]) => {
     const port = await freePort();
@@ -415,9 +416,9 @@ async function batching(): Promise<{ lines: string[]; target: [string, string, b
   };
   // At 300 req/s the batched service runs at 94 % of its 320 req/s: a backlog left by the cold start drains at only
   // 20 req/s, so the warm-up is long enough to leave none in the window.
-  const open = ['--rate', '300', '--duration', `${seconds}s`, '--warmup', quick ? '2s' : '5s', '--concurrency', '1024'];
+  const open = ['--rate', '300', '--duration', `${seconds}s`, '--warmup', quick ? '1s' : '5s', '--concurrency', '1024'];
   const b1 = { off: await run({ DEFAULT_LATENCY_MS: '100', MAX_BATCH_SIZE: '1' }, open), on: await run({ DEFAULT_LATENCY_MS: '100', MAX_BATCH_SIZE: '32' }, open) };
-  const closed = ['--duration', `${seconds}s`, '--warmup', '2s', '--concurrency', '64'];
+  const closed = ['--duration', `${seconds}s`, '--warmup', quick ? '1s' : '2s', '--concurrency', '64'];
   const b2 = { off: await run({ DEFAULT_LATENCY_MS: '0', MAX_BATCH_SIZE: '1' }, closed), on: await run({ DEFAULT_LATENCY_MS: '0', MAX_BATCH_SIZE: '32' }, closed) };
   const ratio1 = b1.on.served / b1.off.served;
   const ratio2 = b2.on.served / b2.off.served;

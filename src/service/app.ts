@@ -6,7 +6,7 @@ import { SpanStatusCode } from '@opentelemetry/api';
 import type { Config } from '../shared/config.ts';
 import { ModelBatchers } from './batched-model.ts';
 import { AppError, toAppError } from './errors.ts';
-import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
+import { endAbortedRequest, inRequestContext, instrumentHttp } from './http-telemetry.ts';
 import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict, predictSignature, simulatedLatencyMs, type ModelConfig, type PredictSignature } from './model.ts';
 import { loadModels, type Models } from './inference/repository.ts';
 import { ATTR, type Instruments, type SpanStarter } from '../telemetry/catalogue.ts';
@@ -163,6 +163,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
       );
     }
     if (appError.code === 'ERR_OVERLOADED') requestsRejected.add(1, overloadedAttrs);
+    if (appError.code === 'ERR_CLIENT_CLOSED') endAbortedRequest(request, deps.instruments);
     if (appError.statusCode === 503) reply.header('retry-after', '1');
     return reply
       .code(appError.statusCode)

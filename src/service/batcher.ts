@@ -177,6 +177,7 @@ export class Batcher<I, O> {
     const queue = this.queues.get(job.sub.key)!;
     queue.jobs.splice(queue.jobs.indexOf(job), 1);
     queue.rows -= job.sub.rows;
+    if (queue.jobs.length === 0) this.queues.delete(queue.key);
     this.dequeued(job);
     job.queueSpan?.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
     job.queueSpan?.end();

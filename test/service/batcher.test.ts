@@ -115,6 +115,28 @@ describe('when a batch starts', () => {
     assert.deepEqual((await Promise.all(rest.map((r) => r.done))).map((s) => s.output), [4, 6, 8]);
   });
 
+  test('a queue reaching a preferred batch size starts a batch of the largest such size without waiting for the delay', async () => {
+    const { batcher, batches, gates, submit } = setup({ maxBatchSize: 8, maxQueueDelayUs: 60_000_000, concurrency: 1, preferredBatchSizes: [2, 3] }, { hold: true });
+    const one = submit(1);
+    await tick();
+    assert.deepEqual(batches, [], 'one row: no preferred size yet');
+    submit(2);
+    assert.deepEqual(batches, [[1, 2]], 'two rows: the smallest preferred size, at once');
+    const queued = [3, 4, 5, 6].map((x) => submit(x));
+    gates[0]!.resolve();
+    await one.done;
+    await until(() => batches.length === 2, 'the next batch');
+    assert.deepEqual(batches[1], [3, 4, 5], 'four rows queued: a batch of three, the largest preferred size');
+    assert.equal(batcher.queued, 1, 'the fourth waits for more');
+    gates[1]!.resolve();
+    await Promise.all(queued.slice(0, 3).map((r) => r.done));
+    const closing = batcher.close();
+    await until(() => gates.length === 3, 'the last batch on close');
+    gates[2]!.resolve();
+    await closing;
+    assert.deepEqual(batches, [[1, 2], [3, 4, 5], [6]]);
+  });
+
   test('MODEL_CONCURRENCY batches execute at once, and past MAX_QUEUE waiting requests one is refused at once', async () => {
     const { batcher, batches, gates, submit } = setup({ maxBatchSize: 1, concurrency: 2, maxQueue: 2 }, { hold: true });
     const admitted = [1, 2, 3, 4].map((x) => submit(x));

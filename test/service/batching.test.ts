@@ -95,6 +95,10 @@ describe('dynamic batching behind /predict and /predict/batch', () => {
     const queue = exporter.getFinishedSpans().find((s) => s.name === 'queue' && s.attributes['model.feature_count'] === 4)!;
     assert.equal(queue.status.code, 2, 'the queue span ends in error');
     assert.ok(!exporter.getFinishedSpans().some((s) => s.name === 'batch' && s.attributes['model.feature_count'] === 4), 'no batch ran for it');
+    const serverSpanId = queue.parentSpanContext!.spanId;
+    await until(() => exporter.getFinishedSpans().some((s) => s.spanContext().spanId === serverSpanId), 'its server span to end');
+    const server = exporter.getFinishedSpans().find((s) => s.spanContext().spanId === serverSpanId)!;
+    assert.deepEqual([server.attributes['http.response.status_code'], server.attributes['error.type'], server.attributes['app.error.code']], [499, 'aborted', 'ERR_CLIENT_CLOSED']);
   });
 });
 
