@@ -1,6 +1,7 @@
 """Writes models/simple-linear-demo/1/model.onnx: the guide's linear model, prediction = w.x + b, as an ONNX graph.
 
-Run: python3 scripts/models/simple_linear_demo.py   (needs `pip install onnx onnxruntime numpy`)
+Run: python3 scripts/models/simple_linear_demo.py [OUT]   (needs `pip install onnx onnxruntime numpy`; OUT defaults to
+the committed file, test/scripts/models.test.ts writes elsewhere and compares)
 
 `weights` and `bias` are initialisers (also listed as graph inputs, so that other runtimes may override them); the
 service writes MODEL_WEIGHTS/MODEL_BIAS into them at start-up when they are set (src/service/inference/onnx-initializers.ts).
@@ -65,6 +66,9 @@ def check(path: Path) -> None:
 
 
 if __name__ == '__main__':
+    import sys
+
+    OUT = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else OUT
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_bytes(build().SerializeToString())
     check(OUT)

@@ -9,6 +9,7 @@ import { AppError, toAppError } from './errors.ts';
 import { endAbortedRequest, inRequestContext, instrumentHttp } from './http-telemetry.ts';
 import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict, predictSignature, simulatedLatencyMs, type ModelConfig, type PredictSignature } from './model.ts';
 import { loadModels, type Models } from './inference/repository.ts';
+import { registerV2 } from './v2.ts';
 import { ATTR, type Instruments, type SpanStarter } from '../telemetry/catalogue.ts';
 import type { TelemetryStatus } from '../telemetry/sdk.ts';
 
@@ -58,6 +59,8 @@ export interface Serving {
   models: Models | undefined;
   /** The MODEL_NAME model as /predict feeds it. */
   predict: PredictSignature | undefined;
+  /** Why /predict cannot serve the MODEL_NAME model, when it cannot (its v2 route still can). */
+  predictUnavailable: string | undefined;
 }
 
 /** MODEL_WEIGHTS and MODEL_BIAS, as the initialisers they overwrite in the MODEL_NAME graph. */
@@ -70,7 +73,7 @@ function linearInitializers(model: ModelConfig): Record<string, number[]> | unde
 
 export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle; admission: ModelBatchers; serving: Serving } {
   const lifecycle: Lifecycle = { ready: false, closing: false, deadline: Number.POSITIVE_INFINITY };
-  const serving: Serving = { models: undefined, predict: undefined };
+  const serving: Serving = { models: undefined, predict: undefined, predictUnavailable: undefined };
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // No child logger per request from Fastify: the onRequest hook of http-telemetry.ts makes it, with the request
@@ -107,12 +110,12 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   const loading = loadModels({ path: model.path, repository: model.repository, name: model.name }, (source) => ({
     simulatedLatencyMs: () => simulatedLatencyMs(model),
     initializers: source.name === model.name ? linearInitializers(model) : undefined,
-  })).then(async (models) => {
+  })).then((models) => {
     try {
-      return { models, predict: predictSignature(models.default) };
+      return { models, predict: predictSignature(models.default), predictUnavailable: undefined };
     } catch (err) {
-      await models.release();
-      throw err;
+      // Any ONNX model may be served over /v2; /predict needs one input of rows and one number per row.
+      return { models, predict: undefined, predictUnavailable: (err as Error).message };
     }
   });
   loading.catch(() => {}); // reported by ready()
@@ -122,6 +125,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     // /predict/batch takes at most one batch of rows: the model's max_batch_size where its config.json sets one.
     batchLimits = { ...model, maxBatchSize: admission.get(model.name)!.maxBatchSize };
     serving.predict = loaded.predict;
+    serving.predictUnavailable = loaded.predictUnavailable;
     serving.models = loaded.models;
   });
   // Draining: nothing waits for a batch to fill any more; once every request is answered, nothing is left queued.
@@ -135,6 +139,10 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     await loading.then((loaded) => loaded.models.release(), () => {});
   });
   const ready = () => lifecycle.ready && serving.models !== undefined;
+  const predictSignatureOrThrow = (): PredictSignature => {
+    if (serving.predict === undefined) throw new AppError('ERR_PREDICT_UNAVAILABLE', `${serving.predictUnavailable ?? 'models are not loaded'}; use POST /v2/models/${model.name}/infer`);
+    return serving.predict;
+  };
 
   const { predictionLatencyMs, predictions, requestsRejected } = deps.instruments;
   instrumentHttp(app, deps.spans, deps.instruments);
@@ -165,6 +173,11 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     if (appError.code === 'ERR_OVERLOADED') requestsRejected.add(1, overloadedAttrs);
     if (appError.code === 'ERR_CLIENT_CLOSED') endAbortedRequest(request, deps.instruments);
     if (appError.statusCode === 503) reply.header('retry-after', '1');
+    // Open Inference Protocol routes answer its error object, without a trace id (traceresponse carries it).
+    if (/^\/v2(?:[/?]|$)/.test(request.url)) {
+      const message = typeof appError.detail === 'string' ? appError.detail : appError.detail.map((d) => d.msg).join('; ');
+      return reply.code(appError.statusCode).header('content-type', 'application/json; charset=utf-8').send({ error: message });
+    }
     return reply
       .code(appError.statusCode)
       .header('content-type', 'application/json; charset=utf-8')
@@ -198,7 +211,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   });
 
   app.post('/predict', { schema: { response: { 200: predictionSchema } } }, async (request, reply) => {
-    const signature = serving.predict!;
+    const signature = predictSignatureOrThrow();
     const row = parsePredictBody(request.body, model, signature.features);
     request.log.info('Prediction request received');
     const result = await predict([row], signature, deps.spans, admission, (cancel) => reply.raw.once('close', cancel));
@@ -211,7 +224,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   });
 
   app.post('/predict/batch', { schema: { response: { 200: batchSchema } } }, async (request, reply) => {
-    const signature = serving.predict!;
+    const signature = predictSignatureOrThrow();
     const rows = parseBatchBody(request.body, batchLimits, signature.features);
     request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
     const result = await predict(rows, signature, deps.spans, admission, (cancel) => reply.raw.once('close', cancel));
@@ -227,6 +240,16 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
       latency_ms: latency,
       trace_id: request.otel.traceId,
     };
+  });
+
+  registerV2(app, {
+    serverName: config.telemetry.serviceName,
+    serverVersion: config.version,
+    models: () => serving.models,
+    ready,
+    batchers: admission,
+    spans: deps.spans,
+    instruments: deps.instruments,
   });
 
   // A route that exists but not for this method answers 405 rather than 404.

@@ -49,8 +49,8 @@ function concat(parts: ort.Tensor[], rows: number): ort.Tensor {
 
 /** `tensor` cut along its first dimension into pieces of `sizes` rows. */
 function split(name: string, tensor: ort.Tensor, sizes: number[], rows: number): ort.Tensor[] {
-  if (tensor.dims[0] !== rows) throw new Error(`output ${name} has ${tensor.dims[0]} rows for a batch of ${rows}: the model does not batch along its first dimension`);
   if (sizes.length === 1) return [tensor];
+  if (tensor.dims[0] !== rows) throw new Error(`output ${name} has ${tensor.dims[0]} rows for a batch of ${rows}: the model does not batch along its first dimension`);
   const inner = tensor.dims.slice(1);
   const width = inner.reduce((a, b) => a * b, 1);
   const pieces: ort.Tensor[] = [];
@@ -63,10 +63,20 @@ function split(name: string, tensor: ort.Tensor, sizes: number[], rows: number):
   return pieces;
 }
 
-/** The request's key: requests of one model share a batch only when every input has the same type and per-row shape. */
-export function shapeKey(feeds: Feeds): string {
+let alone = 0;
+
+/**
+ * The request's key: requests of one model share a batch only when every input has the same type and per-row shape.
+ * Feeds that cannot be cut along a common first dimension of `rows` (a scalar input, inputs of different first
+ * sizes) get a key of their own: they run alone, as sent.
+ */
+export function shapeKey(feeds: Feeds, rows: number): string {
   let key = '';
-  for (const name in feeds) key += `${name}:${feeds[name]!.type}:${feeds[name]!.dims.slice(1).join('x')};`;
+  for (const name in feeds) {
+    const t = feeds[name]!;
+    if (t.dims.length === 0 || t.dims[0] !== rows) return `alone ${++alone}`;
+    key += `${name}:${t.type}:${t.dims.slice(1).join('x')};`;
+  }
   return key;
 }
 
@@ -78,7 +88,7 @@ export function modelBatcher(model: Model, config: Config['model'], spans: SpanS
     async (inputs, rows) => {
       const feeds: Feeds = {};
       for (const name in inputs[0]!) feeds[name] = concat(inputs.map((f) => f[name]!), rows);
-      const sizes = inputs.map((f) => Object.values(f)[0]!.dims[0]!);
+      const sizes = inputs.map((f) => Object.values(f)[0]?.dims[0] ?? 0);
       const result = await model.run(feeds);
       const outputs: Outputs[] = inputs.map(() => ({}));
       for (const [name, tensor] of Object.entries(result.outputs)) {
@@ -108,7 +118,7 @@ export class ModelBatchers {
 
   /** Queues `feeds` (batch dimension first, `rows` rows) for model `name`'s next batch. */
   submit(name: string, feeds: Feeds, rows: number, attributes: Attributes, parent: Context): { done: Promise<Served<Outputs>>; waiting: boolean; cancel: () => void } {
-    return this.#byName.get(name)!.submit({ input: feeds, rows, key: shapeKey(feeds), attributes, parent });
+    return this.#byName.get(name)!.submit({ input: feeds, rows, key: shapeKey(feeds, rows), attributes, parent });
   }
 
   get inFlight(): number {

@@ -28,6 +28,7 @@ try {
   logger.flush(() => process.exit(1));
   await new Promise(() => {});
 }
+if (serving.predictUnavailable !== undefined) logger.warn(`/predict is unavailable: ${serving.predictUnavailable}`);
 for (const m of serving.models!.all) logger.info({ model_name: m.info.name, model_version: m.info.version, model_file: m.info.file }, `Model ${m.info.name} loaded`);
 const address = await app.listen({ host: config.host, port: config.port });
 lifecycle.ready = true;

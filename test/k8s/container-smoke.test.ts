@@ -1,7 +1,8 @@
 // The container, without Docker: what the image's stages do, done in a temporary directory, then the image's CMD
 // started there the way the kubelet would start the pod, with the Deployment's environment and nothing else.
 //   build stage   -> tsc -p tsconfig.build.json into <tmp>/dist (the sources of the checkout)
-//   deps stage    -> npm ci --omit=dev in <tmp> from package.json + package-lock.json
+//   deps stage    -> npm ci --omit=dev in <tmp> from package.json + package-lock.json, then its onnxruntime prune
+//   models        -> models/ copied into <tmp>/models
 //   runtime stage -> cwd <tmp> (WORKDIR), the CMD's argv, uid/gid 65534 when the test runs as root (USER), files
 //                    owned by root and not writable by the service (as in the image)
 // Environment: exactly the Deployment's env (ConfigMap via envFrom + env), except three loopback overrides:
@@ -9,7 +10,7 @@
 // a local OtlpReceiver standing in for the otel-collector Service. No PATH, no HOME, no .env.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -67,6 +68,10 @@ describe('the container, rebuilt without Docker, serves and exports traces with 
     copyFileSync(join(ROOT, 'package-lock.json'), join(dir, 'package-lock.json'));
     run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], dir);
     rmSync(join(dir, 'package-lock.json')); // the runtime stage copies package.json only
+    // The deps stage's prune of other platforms' onnxruntime binaries, and the runtime stage's COPY models.
+    const ortRun = readDockerfile().stages.flatMap((s) => s.instructions).find((i) => i.op === 'RUN' && i.args.includes('ort='))!;
+    run('sh', ['-c', ortRun.args.slice(ortRun.args.indexOf('ort='))], dir);
+    cpSync(join(ROOT, 'models'), join(dir, 'models'), { recursive: true });
 
     receiver = new OtlpReceiver({ host: '127.0.0.1', grpcPort: 0, httpPort: 0, healthPort: 0, print: false });
     await receiver.start();

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { envOf, execCmd, instructions, readDockerfile } from './helpers/dockerfile.ts';
@@ -10,7 +12,7 @@ const dockerfile = readDockerfile();
 const runtime = dockerfile.stages.at(-1)!;
 const all = instructions;
 const dockerignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split(/\r?\n/).map((l) => l.trim());
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; allowScripts?: Record<string, boolean> };
 
 describe('the Dockerfile', () => {
   it('builds in several stages on a pinned Node image whose major version is .nvmrc', () => {
@@ -74,5 +76,41 @@ describe('the Dockerfile', () => {
     const env = envOf(runtime);
     assert.equal(env.API_PORT, String(port));
     assert.equal(env.API_HOST, '0.0.0.0');
+  });
+
+  it('gets a CPU ONNX Runtime without its install script in every stage that installs packages', () => {
+    assert.equal(pkg.allowScripts?.['onnxruntime-node'], false, 'package.json denies the install script (npm 11)');
+    for (const stage of dockerfile.stages.filter((s) => all(s, 'RUN').some((r) => /\bnpm ci\b/.test(r.args)))) {
+      assert.equal(envOf(stage).ONNXRUNTIME_NODE_INSTALL, 'skip', `stage ${stage.name} skips the download for other clients`);
+    }
+  });
+
+  it('keeps only its own platform\'s onnxruntime binaries: the prune step, run on a copy of the package layout', () => {
+    const run = all(dockerfile.stages.find((s) => all(s, 'RUN').some((r) => /--omit=dev/.test(r.args)))!, 'RUN').find((r) => /--omit=dev/.test(r.args))!;
+    const prune = run.args.slice(run.args.indexOf('ort='));
+    assert.ok(prune.startsWith('ort=node_modules/onnxruntime-node/bin'), run.args);
+    const dir = mkdtempSync(join(tmpdir(), 'ort-prune-'));
+    try {
+      for (const platform of ['darwin', 'linux', 'win32']) {
+        for (const arch of ['x64', 'arm64']) {
+          const d = join(dir, 'node_modules/onnxruntime-node/bin/napi-v6', platform, arch);
+          mkdirSync(d, { recursive: true });
+          writeFileSync(join(d, 'onnxruntime_binding.node'), '');
+        }
+      }
+      execFileSync('sh', ['-c', prune], { cwd: dir });
+      const bin = join(dir, 'node_modules/onnxruntime-node/bin/napi-v6');
+      assert.deepEqual(readdirSync(bin), [process.platform]);
+      assert.deepEqual(readdirSync(join(bin, process.platform)), [process.arch]);
+      assert.ok(existsSync(join(bin, process.platform, process.arch, 'onnxruntime_binding.node')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ships the model repository that the service loads by default', () => {
+    assert.ok(all(runtime, 'COPY').some((c) => c.args === 'models ./models'), 'runtime copies models/');
+    assert.ok(!dockerignore.includes('models'), '.dockerignore keeps models/ in the build context');
+    assert.ok(existsSync(join(ROOT, 'models', 'simple-linear-demo', '1', 'model.onnx')));
   });
 });

@@ -102,6 +102,28 @@ describe('dynamic batching behind /predict and /predict/batch', () => {
   });
 });
 
+describe('dynamic batching behind v2 infer', () => {
+  test('v2 requests for one model share a run, and each gets exactly the outputs it gets alone', async () => {
+    const { app } = make({ DEFAULT_LATENCY_MS: '0', MAX_QUEUE_DELAY_US: '100000' });
+    try {
+      const infer = (data: number[][], id: string) =>
+        app.inject({ method: 'POST', url: '/v2/models/iris-classifier/infer', payload: { id, inputs: [{ name: 'input', shape: [data.length, 4], datatype: 'FP32', data }] } });
+      const a = [[5.1, 3.5, 1.4, 0.2]];
+      const b = [[6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]];
+      const alone = [(await infer(a, 'a')).json(), (await infer(b, 'b')).json()];
+      exporter.reset();
+      const together = (await Promise.all([infer(a, 'a'), infer(b, 'b')])).map((r) => r.json());
+      assert.deepEqual(together, alone);
+      assert.deepEqual(together[0].outputs[0].data, [0], 'setosa');
+      assert.deepEqual(together[1].outputs[0].shape, [2], 'two labels for two rows');
+      const batches = exporter.getFinishedSpans().filter((s) => s.name === 'batch');
+      assert.deepEqual(batches.map((x) => [x.attributes['model.name'], x.attributes['model.batch_size'], x.attributes['model.batch.requests'], x.links.length]), [['iris-classifier', 3, 2, 2]]);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('MAX_BATCH_SIZE=1', () => {
   test('turns batching off: every request runs alone, concurrent ones each in its own model call', async () => {
     const { app } = make({ DEFAULT_LATENCY_MS: '10', MAX_BATCH_SIZE: '1', MODEL_CONCURRENCY: '1', MAX_QUEUE_DELAY_US: '100000' });
