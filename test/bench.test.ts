@@ -16,13 +16,13 @@ async function runScript(script: string, args: string[]): Promise<{ code: unknow
   return { code, out, err };
 }
 
-test('the benchmark runs every variant and step in quick mode and reports P1 to P6', { timeout: 240_000 }, async () => {
+test('the benchmark runs every variant and step in quick mode and reports P1 to P6 and the batching target B1', { timeout: 240_000 }, async () => {
   const { code, out, err } = await runScript('bench.ts', ['--quick']);
   assert.equal(code, 0, `bench failed:\n${err}\n${out}`);
   assert.match(out, /\| ours, full telemetry .* \| [\d,]+ \(/);
   assert.match(out, /\| ours, OTEL_SDK_DISABLED=true \| [\d,]+ \(/);
   assert.match(out, /\| plain node:http, same JSON work, no telemetry \| [\d,]+ \(/);
-  for (const id of ['P1', 'P2', 'P3', 'P4', 'P5', 'P6']) assert.match(out, new RegExp(`^${id} (PASS|FAIL|SKIP)  `, 'm'), `${id} reported`);
+  for (const id of ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'B1']) assert.match(out, new RegExp(`^${id} (PASS|FAIL|SKIP)  `, 'm'), `${id} reported`);
   // Spans were really exported and counted: the delivered column is a percentage, not a dash.
   assert.match(out, /\| ours, full telemetry .*\| \d+\.\d+ % \| 0 \|$/m);
 });

@@ -339,6 +339,8 @@ export async function runOverload(o: OverloadOptions): Promise<OverloadResult> {
       LATENCY_JITTER_MS: '0',
       MODEL_CONCURRENCY: String(o.modelConcurrency),
       MAX_QUEUE: String(o.maxQueue),
+      // Unbatched, so that capacity is MODEL_CONCURRENCY / latency (dynamic batching would multiply it).
+      MAX_BATCH_SIZE: '1',
     });
     const capacity = (o.modelConcurrency * 1000) / o.latencyMs;
     const rate = capacity * o.factor;

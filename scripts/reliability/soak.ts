@@ -24,6 +24,8 @@ const svc = await startService(
     OTEL_METRIC_EXPORT_INTERVAL: String(Math.min(5_000, (f.interval! * 1000) / 2)),
     DEFAULT_LATENCY_MS: String(f.latency),
     MODEL_CONCURRENCY: String(f.concurrency),
+    // Unbatched, so that capacity is MODEL_CONCURRENCY / latency (dynamic batching would multiply it).
+    MAX_BATCH_SIZE: '1',
   },
   process.env.RELIABILITY_SERVICE_ROOT ? { root: process.env.RELIABILITY_SERVICE_ROOT } : {},
 );

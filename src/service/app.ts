@@ -4,9 +4,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Config } from '../shared/config.ts';
-import { Admission } from './admission.ts';
+import { ModelBatchers } from './batched-model.ts';
 import { AppError, toAppError } from './errors.ts';
-import { inRequestContext, instrumentHttp } from './http-telemetry.ts';
+import { endAbortedRequest, inRequestContext, instrumentHttp } from './http-telemetry.ts';
 import { assertFinitePredictions, parseBatchBody, parsePredictBody, predict, predictSignature, simulatedLatencyMs, type ModelConfig, type PredictSignature } from './model.ts';
 import { loadModels, type Models } from './inference/repository.ts';
 import { registerV2 } from './v2.ts';
@@ -71,7 +71,7 @@ function linearInitializers(model: ModelConfig): Record<string, number[]> | unde
   return Object.keys(values).length > 0 ? values : undefined;
 }
 
-export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle; admission: Admission; serving: Serving } {
+export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance; lifecycle: Lifecycle; admission: ModelBatchers; serving: Serving } {
   const lifecycle: Lifecycle = { ready: false, closing: false, deadline: Number.POSITIVE_INFINITY };
   const serving: Serving = { models: undefined, predict: undefined, predictUnavailable: undefined };
   const app = Fastify({
@@ -94,24 +94,16 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     requestTimeout: config.requestTimeoutMs,
     http: { maxHeaderSize: config.maxHeaderBytes, connectionsCheckingInterval: Math.max(100, Math.min(config.requestTimeoutMs || 30_000, 30_000) / 4) },
   });
-  const admission = new Admission(config.model.concurrency, config.model.maxQueue);
+  // One dynamic batcher per model, which is also the admission control: past MODEL_CONCURRENCY batches and
+  // MAX_QUEUE waiting requests, a request is refused at once (batched-model.ts, batcher.ts).
+  const admission = new ModelBatchers();
   const overloadedAttrs = { reason: 'overloaded' };
   const model = config.model;
+  let batchLimits: ModelConfig = model;
   const endpointAttrs = {
     predict: { [ATTR.modelName]: model.name, endpoint: '/predict' },
     batch: { [ATTR.modelName]: model.name, endpoint: '/predict/batch' },
   };
-
-  /** Runs `work` once the model has a free slot; refuses at once when the queue is full. */
-  async function admitted<T>(work: () => Promise<T>): Promise<T> {
-    const wait = admission.acquire();
-    if (wait !== undefined) await wait;
-    try {
-      return await work();
-    } finally {
-      admission.release();
-    }
-  }
 
   // Every model is loaded before the app is ready (app.ready(), listen() and inject() wait for it); loading starts
   // here, and a model that fails to load rejects ready() with an error naming the file.
@@ -129,11 +121,20 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   loading.catch(() => {}); // reported by ready()
   app.addHook('onReady', async () => {
     const loaded = await loading;
+    for (const m of loaded.models.all) admission.add(m, model, deps.spans, deps.instruments);
+    // /predict/batch takes at most one batch of rows: the model's max_batch_size where its config.json sets one.
+    batchLimits = { ...model, maxBatchSize: admission.get(model.name)!.maxBatchSize };
     serving.predict = loaded.predict;
     serving.predictUnavailable = loaded.predictUnavailable;
     serving.models = loaded.models;
   });
+  // Draining: nothing waits for a batch to fill any more; once every request is answered, nothing is left queued.
+  app.addHook('preClose', (done) => {
+    admission.flush();
+    done();
+  });
   app.addHook('onClose', async () => {
+    await admission.close(config.shutdown.timeoutMs);
     serving.models = undefined;
     await loading.then((loaded) => loaded.models.release(), () => {});
   });
@@ -170,6 +171,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
       );
     }
     if (appError.code === 'ERR_OVERLOADED') requestsRejected.add(1, overloadedAttrs);
+    if (appError.code === 'ERR_CLIENT_CLOSED') endAbortedRequest(request, deps.instruments);
     if (appError.statusCode === 503) reply.header('retry-after', '1');
     // Open Inference Protocol routes answer its error object, without a trace id (traceresponse carries it).
     if (/^\/v2(?:[/?]|$)/.test(request.url)) {
@@ -208,11 +210,11 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     return { status: 'ready' };
   });
 
-  app.post('/predict', { schema: { response: { 200: predictionSchema } } }, async (request) => {
+  app.post('/predict', { schema: { response: { 200: predictionSchema } } }, async (request, reply) => {
     const signature = predictSignatureOrThrow();
     const row = parsePredictBody(request.body, model, signature.features);
     request.log.info('Prediction request received');
-    const result = await admitted(() => predict([row], signature, deps.spans));
+    const result = await predict([row], signature, deps.spans, admission, (cancel) => reply.raw.once('close', cancel));
     assertFinitePredictions(result.predictions, () => ['features']);
     if (!predictionLatencyMs.record('/predict', result.latencyMs)) predictionLatencyMs.create('/predict', endpointAttrs.predict, result.latencyMs);
     if (!predictions.add('/predict', 1)) predictions.create('/predict', endpointAttrs.predict, 1);
@@ -221,11 +223,11 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     return { prediction: result.predictions[0], model_name: model.name, latency_ms: latency, trace_id: request.otel.traceId };
   });
 
-  app.post('/predict/batch', { schema: { response: { 200: batchSchema } } }, async (request) => {
+  app.post('/predict/batch', { schema: { response: { 200: batchSchema } } }, async (request, reply) => {
     const signature = predictSignatureOrThrow();
-    const rows = parseBatchBody(request.body, model, signature.features);
+    const rows = parseBatchBody(request.body, batchLimits, signature.features);
     request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
-    const result = await admitted(() => predict(rows, signature, deps.spans));
+    const result = await predict(rows, signature, deps.spans, admission, (cancel) => reply.raw.once('close', cancel));
     assertFinitePredictions(result.predictions, (i) => ['instances', i]);
     if (!predictionLatencyMs.record('/predict/batch', result.latencyMs)) predictionLatencyMs.create('/predict/batch', endpointAttrs.batch, result.latencyMs);
     if (!predictions.add('/predict/batch', rows.length)) predictions.create('/predict/batch', endpointAttrs.batch, rows.length);
@@ -245,7 +247,7 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     serverVersion: config.version,
     models: () => serving.models,
     ready,
-    admitted,
+    batchers: admission,
     spans: deps.spans,
     instruments: deps.instruments,
   });

@@ -22,6 +22,8 @@ export const ERRORS = {
   ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'Method Not Allowed' },
   ERR_OVERLOADED: { status: 503, message: 'Model queue is full (MODEL_CONCURRENCY + MAX_QUEUE); retry later' },
   ERR_SHUTTING_DOWN: { status: 503, message: 'Service is shutting down' },
+  // nginx's code: no client reads it (it has gone), but the log and the span say what happened.
+  ERR_CLIENT_CLOSED: { status: 499, message: 'Client closed the connection while the request was queued' },
   ERR_INTERNAL: { status: 500, message: 'Internal Server Error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -107,6 +107,14 @@ function endRequest(request: FastifyRequest, statusCode: number, aborted: boolea
   httpServerRequestDuration.create(durationKey, durationAttrs, seconds);
 }
 
+/**
+ * Ends the request's telemetry as aborted (499) now: for a client that went away once its whole request had arrived,
+ * which neither onRequestAbort (Node reports no abort then) nor onResponse (no response finishes) would end.
+ */
+export function endAbortedRequest(request: FastifyRequest, instruments: Instruments): void {
+  endRequest(request, 499, true, instruments);
+}
+
 /** Adds the server span (from `spans`) and the HTTP metrics to every request of `app` (404s included). */
 export function instrumentHttp(app: FastifyInstance, spans: SpanStarter, instruments: Instruments): void {
   app.decorateRequest('otel', undefined as unknown as RequestTelemetry);

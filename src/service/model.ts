@@ -1,10 +1,11 @@
-// The /predict pipeline: rows of features into the MODEL_NAME model (an ONNX graph, inference/), in three traced
-// stages. Input validation lives here too, because what is valid depends on the model (feature count, weights).
+// The /predict pipeline: rows of features into the MODEL_NAME model (an ONNX graph, inference/) through its dynamic
+// batcher, in traced stages. Input validation lives here too, because what is valid depends on the model (feature count, weights).
 import { context, SpanStatusCode, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import type { Config } from '../shared/config.ts';
 import { AppError, validationError } from './errors.ts';
 import { ort, type Model, type TensorInfo } from './inference/runtime.ts';
 import { ATTR, SPAN, type SpanStarter } from '../telemetry/catalogue.ts';
+import type { ModelBatchers } from './batched-model.ts';
 
 export type ModelConfig = Config['model'];
 export type Row = number[];
@@ -168,28 +169,40 @@ function byWidth(rows: readonly Row[]): { rows: Row[]; index: number[] }[] {
 const round6 = (p: number) => (Math.abs(p) < 1e15 ? Math.round(p * 1e6) / 1e6 : p);
 
 /**
- * Runs the pipeline on validated rows: preprocess (the rows into one input tensor), inference (one run of the
- * ONNX graph, with the simulated model time), postprocess (one number per row, rounded to 6 decimals). Each stage
- * is a child span of the active span, started by `spans`.
+ * Runs the pipeline on validated rows: preprocess (the rows into one input tensor per row length), the batcher's
+ * queue and inference (the request rides in one run of the ONNX graph with other requests of the same shape,
+ * batched.ts), postprocess (one number per row, rounded to 6 decimals). Each stage is a child span of the active
+ * span, started by `spans`. `onQueued`, called only when the request has to wait, receives the function that takes
+ * it out of the queue should its client go away.
  */
-export async function predict(rows: Row[], signature: PredictSignature, spans: SpanStarter): Promise<PredictionResult> {
+export async function predict(
+  rows: Row[],
+  signature: PredictSignature,
+  spans: SpanStarter,
+  batchers: ModelBatchers,
+  onQueued?: (cancel: () => void) => void,
+): Promise<PredictionResult> {
   const started = performance.now();
   const parent = context.active();
   const { model, input, output } = signature;
-  const attrs = { [ATTR.modelName]: model.info.name, [ATTR.batchSize]: rows.length, [ATTR.featureCount]: rows[0]!.length };
+  const name = model.info.name;
+  const attrs = { [ATTR.modelName]: name, [ATTR.batchSize]: rows.length, [ATTR.featureCount]: rows[0]!.length };
   const groups = stage(spans, SPAN.preprocess, attrs, parent, () => byWidth(rows).map((g) => ({ ...g, feeds: { [input.name]: rowsTensor(g.rows, input) } })));
-  const results = await stage(spans, SPAN.inference, attrs, parent, async (span) => {
-    // A tensor is rectangular: a batch of rows of several lengths runs once per length (the guide's linear model
-    // accepts any feature count).
-    const rs = await Promise.all(groups.map((g) => model.run(g.feeds)));
-    span.setAttribute(ATTR.simulatedLatencyMs, Math.round(Math.max(...rs.map((r) => r.simulatedLatencyMs)) * 1000) / 1000);
-    return rs;
-  });
+  // A tensor is rectangular: a batch of rows of several lengths (the guide's linear model accepts any feature
+  // count) is queued once per length.
+  const results = await Promise.all(
+    groups.map((g) => {
+      const groupAttrs = groups.length === 1 ? attrs : { [ATTR.modelName]: name, [ATTR.batchSize]: g.rows.length, [ATTR.featureCount]: g.rows[0]!.length };
+      const queued = batchers.submit(name, g.feeds, g.rows.length, groupAttrs, parent);
+      if (queued.waiting) onQueued?.(queued.cancel);
+      return queued.done;
+    }),
+  );
   // Six decimals, only where that is representable: p * 1e6 overflows to Infinity above about 1.8e302.
   const predictions = stage(spans, SPAN.postprocess, attrs, parent, () => {
     const out = new Array<number>(rows.length);
     groups.forEach((g, i) => {
-      const data = results[i]!.outputs[output.name]!.data as ArrayLike<number | bigint>;
+      const data = results[i]!.output[output.name]!.data as ArrayLike<number | bigint>;
       g.index.forEach((row, j) => (out[row] = round6(Number(data[j]))));
     });
     return out;

@@ -8,6 +8,7 @@ import { AppError } from './errors.ts';
 import { stage } from './model.ts';
 import { ORT_TYPE, ort, type Datatype, type Model, type TensorInfo } from './inference/runtime.ts';
 import type { Models } from './inference/repository.ts';
+import type { ModelBatchers } from './batched-model.ts';
 import { ATTR, SPAN, type Instruments, type SpanStarter } from '../telemetry/catalogue.ts';
 
 export interface V2Context {
@@ -16,8 +17,8 @@ export interface V2Context {
   readonly models: () => Models | undefined;
   /** The service is ready: listening, not draining, every model loaded. */
   readonly ready: () => boolean;
-  /** Runs `work` once the model queue admits it (503 ERR_OVERLOADED when full). */
-  readonly admitted: <T>(work: () => Promise<T>) => Promise<T>;
+  /** The models' dynamic batchers, also the admission control (503 ERR_OVERLOADED when a queue is full). */
+  readonly batchers: ModelBatchers;
   readonly spans: SpanStarter;
   readonly instruments: Instruments;
 }
@@ -205,7 +206,7 @@ export function registerV2(app: FastifyInstance, v2: V2Context): void {
   for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
     app.get(prefix, async (request) => metadata(modelOf(request)));
     app.get(`${prefix}/ready`, async (request) => ({ name: modelOf(request).info.name, ready: true }));
-    app.post(`${prefix}/infer`, async (request) => {
+    app.post(`${prefix}/infer`, async (request, reply) => {
       const model = modelOf(request);
       const route = request.routeOptions.url!;
       const started = performance.now();
@@ -214,20 +215,21 @@ export function registerV2(app: FastifyInstance, v2: V2Context): void {
       const parsed = parseInferRequest(request.body, model);
       const attrs = { [ATTR.modelName]: model.info.name, [ATTR.batchSize]: parsed.batchSize, [ATTR.featureCount]: parsed.featureCount };
       request.log.info({ batch_size: parsed.batchSize }, 'Prediction request received');
-      const result = await v2.admitted(async () => {
-        const feeds = stage(v2.spans, SPAN.preprocess, attrs, parent, () =>
-          Object.fromEntries(parsed.inputs.map((i) => [i.spec.name, new ort.Tensor(ORT_TYPE[i.spec.datatype], i.data as never, i.shape)])),
-        );
-        return stage(v2.spans, SPAN.inference, attrs, parent, async (span) => {
-          const r = await model.run(feeds).catch((err: Error) => {
-            // What passed the metadata checks can still disagree inside the graph (two inputs' dynamic sizes).
-            throw bad(`inference failed: ${err.message.split('\n', 1)[0]}`);
-          });
-          span.setAttribute(ATTR.simulatedLatencyMs, Math.round(r.simulatedLatencyMs * 1000) / 1000);
-          return r;
-        });
-      });
-      const outputs = stage(v2.spans, SPAN.postprocess, attrs, parent, () => parsed.outputs.map((spec) => responseOutput(spec, result.outputs[spec.name]!)));
+      const feeds = stage(v2.spans, SPAN.preprocess, attrs, parent, () =>
+        Object.fromEntries(parsed.inputs.map((i) => [i.spec.name, new ort.Tensor(ORT_TYPE[i.spec.datatype], i.data as never, i.shape)])),
+      );
+      // The dynamic batcher runs the model (batcher.ts): its queue and inference spans, and the batch's links.
+      const queued = v2.batchers.submit(model.info.name, feeds, parsed.batchSize, attrs, parent);
+      if (queued.waiting) reply.raw.once('close', queued.cancel);
+      const result = await queued.done.then(
+        (served) => served,
+        (err: Error) => {
+          if (err instanceof AppError) throw err;
+          // What passed the metadata checks can still disagree inside the graph (two inputs' dynamic sizes).
+          throw bad(`inference failed: ${err.message.split('\n', 1)[0]}`);
+        },
+      );
+      const outputs = stage(v2.spans, SPAN.postprocess, attrs, parent, () => parsed.outputs.map((spec) => responseOutput(spec, result.output[spec.name]!)));
       const latencyMs = performance.now() - started;
       const key = `${model.info.name} ${route}`;
       if (!predictionLatencyMs.record(key, latencyMs)) predictionLatencyMs.create(key, { [ATTR.modelName]: model.info.name, endpoint: route }, latencyMs);

@@ -125,10 +125,11 @@ export const VARIABLES = {
   API_PORT: v('API_PORT', '9000', 'HTTP port of the service (0 picks a free port).', integer(0, 65535)),
   DEFAULT_LATENCY_MS: v('DEFAULT_LATENCY_MS', '100', 'Simulated model latency, ms (0 disables it).', finite(0)),
   LATENCY_JITTER_MS: v('LATENCY_JITTER_MS', '', 'Jitter added to the simulated latency, ms, uniform in [-j/2, +j]; default 10 % of DEFAULT_LATENCY_MS.', finite(0)),
-  MAX_BATCH_SIZE: v('MAX_BATCH_SIZE', '32', 'Most rows accepted by POST /predict/batch.', integer(1, 100_000)),
+  MAX_BATCH_SIZE: v('MAX_BATCH_SIZE', '32', 'Most rows in one executed batch of the dynamic batcher (Triton\'s max_batch_size; 1 turns batching off), and so the most rows accepted by POST /predict/batch.', integer(1, 100_000)),
+  MAX_QUEUE_DELAY_US: v('MAX_QUEUE_DELAY_US', '0', 'Longest a request waits for its batch to fill while the model has a free instance, microseconds (Triton\'s max_queue_delay_microseconds; 0: a batch starts as soon as an instance is free, with whatever is queued).', integer(0, 10_000_000)),
   MAX_FEATURES: v('MAX_FEATURES', '1024', 'Most features accepted in one row.', integer(1, 1_000_000)),
-  MODEL_CONCURRENCY: v('MODEL_CONCURRENCY', '256', 'Predictions the model runs at once; more wait in the queue.', integer(1, 1_000_000)),
-  MAX_QUEUE: v('MAX_QUEUE', '1024', 'Predictions waiting for the model at most; beyond, 503 with Retry-After at once.', integer(0, 10_000_000)),
+  MODEL_CONCURRENCY: v('MODEL_CONCURRENCY', '256', 'Batches the model executes at once (Triton\'s instance count); more requests wait in the queue.', integer(1, 1_000_000)),
+  MAX_QUEUE: v('MAX_QUEUE', '1024', 'Prediction requests waiting for a batch at most while every instance is busy; beyond, 503 with Retry-After at once.', integer(0, 10_000_000)),
   REQUEST_TIMEOUT_MS: v('REQUEST_TIMEOUT_MS', '30000', 'Longest time to receive a whole request (headers and body), ms; slower clients get 408 and are disconnected (0 disables).', integer(0, 3_600_000)),
   MAX_HEADER_BYTES: v('MAX_HEADER_BYTES', '16384', 'Largest accepted request header block, bytes (larger: 431, closed by Node).', integer(1024, 1024 * 1024)),
   MODEL_REPOSITORY: v('MODEL_REPOSITORY', '', 'Model repository folder, one sub-folder per model: <name>/<version>/model.onnx and an optional <name>/config.json (docs/MODELS.md). Unset (and no MODEL_PATH): the models/ folder shipped with the service.', text),
@@ -178,7 +179,7 @@ export const VARIABLES = {
   EXPORT_RETRY_MS: v('EXPORT_RETRY_MS', '60000', 'EXPORT_PIPELINE=eager: how long a batch is retried (1 s backoff growing to 5 s) while the Collector answers with a retryable error or is unreachable, before it is counted as failed. The queue limits still apply.', integer(0, 3_600_000)),
   OTEL_BSP_SCHEDULE_DELAY: v('OTEL_BSP_SCHEDULE_DELAY', '5000', 'How long a partial batch of spans waits before it is exported, ms.', integer(0, 3_600_000)),
   OTEL_BSP_EXPORT_TIMEOUT: v('OTEL_BSP_EXPORT_TIMEOUT', '30000', 'EXPORT_PIPELINE=sdk: the batch span processor\'s export timeout, ms (eager: each attempt is bounded by OTEL_EXPORTER_OTLP_TIMEOUT).', integer(1, 3_600_000)),
-  OTEL_BSP_MAX_QUEUE_SIZE: v('OTEL_BSP_MAX_QUEUE_SIZE', '16384', 'Spans buffered before new ones are dropped (counted on /health). The specification says 2048; a request makes 4 spans (docs/PERFORMANCE.md).', integer(1, 10_000_000)),
+  OTEL_BSP_MAX_QUEUE_SIZE: v('OTEL_BSP_MAX_QUEUE_SIZE', '16384', 'Spans buffered before new ones are dropped (counted on /health). The specification says 2048; a request makes 4 spans, 5 when it waited for its batch, and each model call one more (docs/PERFORMANCE.md).', integer(1, 10_000_000)),
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE: v('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', '2048', 'Most spans per export request. The specification says 512; larger batches measured fewer drops and less CPU at saturation.', integer(1, 10_000_000)),
   OTEL_BLRP_SCHEDULE_DELAY: v('OTEL_BLRP_SCHEDULE_DELAY', '1000', 'How long a partial batch of log records waits before it is exported, ms.', integer(0, 3_600_000)),
   OTEL_BLRP_EXPORT_TIMEOUT: v('OTEL_BLRP_EXPORT_TIMEOUT', '30000', 'EXPORT_PIPELINE=sdk: the batch log record processor\'s export timeout, ms (eager: each attempt is bounded by OTEL_EXPORTER_OTLP_TIMEOUT).', integer(1, 3_600_000)),
@@ -227,6 +228,7 @@ export interface Config {
     readonly latencyMs: number;
     readonly jitterMs: number;
     readonly maxBatchSize: number;
+    readonly maxQueueDelayUs: number;
     readonly maxFeatures: number;
     readonly concurrency: number;
     readonly maxQueue: number;
@@ -394,6 +396,7 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
       latencyMs,
       jitterMs: jitter ?? latencyMs / 10,
       maxBatchSize: read(env, V.MAX_BATCH_SIZE),
+      maxQueueDelayUs: read(env, V.MAX_QUEUE_DELAY_US),
       maxFeatures,
       concurrency: read(env, V.MODEL_CONCURRENCY),
       maxQueue: read(env, V.MAX_QUEUE),

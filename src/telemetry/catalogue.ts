@@ -2,7 +2,7 @@
 // description, bucket boundaries), span names and attribute names, declared once. The README's catalogue lists
 // exactly these (test/telemetry/catalogue.test.ts compares the two with what is really exported).
 // Instruments are made by createInstruments from a meter the bootstrap hands in: nothing here runs at import time.
-import { SpanKind, ValueType, type Attributes, type Context, type Meter, type Span, type Tracer } from '@opentelemetry/api';
+import { SpanKind, ValueType, type Attributes, type Context, type Link, type Meter, type Span, type Tracer } from '@opentelemetry/api';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -26,12 +26,20 @@ export const PREDICTION_LATENCY_BUCKETS_MS = [
 ];
 // The HTTP semantic conventions' recommended boundaries for http.server.request.duration, in seconds.
 export const HTTP_DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+// Queue and compute time of the dynamic batcher, ms: from a tenth of a millisecond (an immediate dispatch) to 10 s.
+export const BATCHER_DURATION_BUCKETS_MS = [0.1, 0.5, 1, 2.5, 5, 10, 25, 50, 75, 100, 150, 200, 300, 500, 1000, 2500, 5000, 10000];
+// Rows per executed batch: powers of two up to well past the default MAX_BATCH_SIZE.
+export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 /** Span names, in one place so the catalogue test and the code cannot drift apart. */
 export const SPAN = {
   preprocess: 'preprocess',
   inference: 'inference',
   postprocess: 'postprocess',
+  /** A request's wait in the batcher's queue, from submission to the start of the batch it rides in. */
+  queue: 'queue',
+  /** One executed batch: a root span linked to the server span of every request it served. */
+  batch: 'batch',
 } as const;
 
 /** Span and metric attributes: the semantic conventions' names where one exists, ours (model.*, app.*) otherwise. */
@@ -48,6 +56,8 @@ export const ATTR = {
   featureCount: 'model.feature_count',
   batchSize: 'model.batch_size',
   simulatedLatencyMs: 'model.simulated_latency_ms',
+  /** Requests served by one executed batch (model.batch_size counts their rows). */
+  batchRequests: 'model.batch.requests',
   errorCode: 'app.error.code',
 } as const;
 
@@ -60,6 +70,8 @@ export interface SpanStarter {
   server(name: string, attributes: Attributes, parent: Context): Span;
   /** A pipeline stage's span, a child of the span in `parent`; `attributes` may be shared by several stages. */
   stage(name: string, attributes: Attributes, parent: Context): Span;
+  /** An executed batch's span: the root of a trace of its own, linked to the requests it serves (`links`, taken). */
+  batch(name: string, attributes: Attributes, links: Link[]): Span;
 }
 
 /** A SpanStarter over an API Tracer (the SDK's, or the API's no-op one). */
@@ -67,6 +79,7 @@ export function tracerSpans(tracer: Tracer): SpanStarter {
   return {
     server: (name, attributes, parent) => tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent),
     stage: (name, attributes, parent) => tracer.startSpan(name, { attributes }, parent),
+    batch: (name, attributes, links) => tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, links, root: true }),
   };
 }
 
@@ -113,6 +126,16 @@ export interface Instruments {
   readonly predictions: CountTable;
   /** Requests refused before reaching the model, by reason (overloaded: the queue was full). */
   readonly requestsRejected: { add(value: number, attributes: Attributes): void };
+  /** Batcher: time each request waited in the queue before its batch started, ms (Triton's queue duration). */
+  readonly queueDurationMs: HistogramTable;
+  /** Batcher: time each executed batch spent in the model, ms (Triton's compute_infer duration). */
+  readonly computeDurationMs: HistogramTable;
+  /** Batcher: rows per executed batch. */
+  readonly batchSize: HistogramTable;
+  /** Batcher: batches executed (Triton's exec count; predictions_total is its inference count). */
+  readonly executions: CountTable;
+  /** Batcher: requests waiting in the queue right now (Triton's pending request count). */
+  readonly pendingRequests: CountTable;
 }
 
 /**
@@ -169,5 +192,22 @@ export function createInstruments(
       unit: '{request}',
       valueType: ValueType.INT,
     }),
+    queueDurationMs: histogram('model_queue_duration_ms', {
+      description: 'Time each prediction request waited in the batcher queue before its batch started.',
+      unit: 'ms',
+      advice: { explicitBucketBoundaries: BATCHER_DURATION_BUCKETS_MS },
+    }),
+    computeDurationMs: histogram('model_compute_duration_ms', {
+      description: 'Time each executed batch spent in the model.',
+      unit: 'ms',
+      advice: { explicitBucketBoundaries: BATCHER_DURATION_BUCKETS_MS },
+    }),
+    batchSize: histogram('model_batch_size', {
+      description: 'Rows per executed batch.',
+      unit: '{row}',
+      advice: { explicitBucketBoundaries: BATCH_SIZE_BUCKETS },
+    }),
+    executions: countTable('counter', 'model_executions_total', 'Batches executed by the model (one model call each), by model.', '{execution}'),
+    pendingRequests: countTable('upDownCounter', 'model_pending_requests', 'Prediction requests waiting in the batcher queue, by model.', '{request}'),
   };
 }

@@ -8,6 +8,7 @@
 // exception event; test/telemetry/direct-spans.test.ts compares the encoded spans field by field with the SDK's.
 import {
   diag,
+  ROOT_CONTEXT,
   SamplingDecision,
   SpanKind,
   SpanStatusCode,
@@ -41,6 +42,7 @@ import type { SpanStarter } from './catalogue.ts';
 
 export type StartStageSpan = SpanStarter['stage'];
 export type StartServerSpan = SpanStarter['server'];
+export type StartBatchSpan = SpanStarter['batch'];
 
 /** Where a direct span goes when it ends, with the resource and scope it is tagged with. */
 export interface SpanSink {
@@ -269,7 +271,34 @@ export function directServerSpans(sink: SpanSink, sampler: Sampler): StartServer
   };
 }
 
+/**
+ * Batch spans built here: internal root spans with links, sampled by `sampler` as the SDK's Tracer samples a span
+ * started with `root: true` (no parent, the links passed to the sampler and kept on the span).
+ */
+export function directBatchSpans(sink: SpanSink, sampler: Sampler): StartBatchSpan {
+  return (name, attributes, links) => {
+    const traceId = ids.generateTraceId();
+    const result = sampler.shouldSample(ROOT_CONTEXT, traceId, name, SpanKind.INTERNAL, attributes, links);
+    const context: SpanContext = {
+      traceId,
+      spanId: ids.generateSpanId(),
+      traceFlags: result.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE,
+      traceState: result.traceState,
+    };
+    if (result.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(context);
+    let count = 0;
+    for (const key in attributes) {
+      if (attributes[key] === undefined) delete attributes[key];
+      else count++;
+    }
+    const span = new DirectSpan(sink, name, SpanKind.INTERNAL, attributes, count, context, undefined);
+    if (result.attributes !== undefined) span.setAttributes(result.attributes);
+    span.addLinks(links);
+    return span;
+  };
+}
+
 /** The service's spans built here (see the top of this file), sampled by `sampler` as the SDK's Tracer would. */
 export function directSpans(sink: SpanSink, sampler: Sampler): SpanStarter {
-  return { server: directServerSpans(sink, sampler), stage: directStageSpans(sink) };
+  return { server: directServerSpans(sink, sampler), stage: directStageSpans(sink), batch: directBatchSpans(sink, sampler) };
 }

@@ -25,6 +25,7 @@ describe('the error table', () => {
       ERR_METHOD_NOT_ALLOWED: 405,
       ERR_OVERLOADED: 503,
       ERR_SHUTTING_DOWN: 503,
+      ERR_CLIENT_CLOSED: 499,
       ERR_INTERNAL: 500,
     });
   });

@@ -17,7 +17,7 @@ import {
   type MetricData,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import { CountTable, createInstruments, HTTP_DURATION_BUCKETS_S, PREDICTION_LATENCY_BUCKETS_MS, SCOPE, type ExportOutcomes, type Instruments } from '../../src/telemetry/catalogue.ts';
+import { BATCH_SIZE_BUCKETS, BATCHER_DURATION_BUCKETS_MS, CountTable, createInstruments, HTTP_DURATION_BUCKETS_S, PREDICTION_LATENCY_BUCKETS_MS, SCOPE, type ExportOutcomes, type Instruments } from '../../src/telemetry/catalogue.ts';
 import { HistogramProducer } from '../../src/telemetry/histograms.ts';
 
 class Reader extends MetricReader {
@@ -77,6 +77,11 @@ function recordOnce(i: Instruments): void {
   i.predictionLatencyMs.create('model /predict', { 'model.name': 'm', endpoint: '/predict' }, 12);
   i.predictions.create('model /predict', { 'model.name': 'm', endpoint: '/predict' }, 8);
   i.requestsRejected.add(1, { reason: 'overloaded' });
+  i.queueDurationMs.create('m', { 'model.name': 'm' }, 0.4);
+  i.computeDurationMs.create('m', { 'model.name': 'm' }, 100);
+  i.batchSize.create('m', { 'model.name': 'm' }, 8);
+  i.executions.create('m', { 'model.name': 'm' }, 1);
+  i.pendingRequests.create('m', { 'model.name': 'm' }, 0);
 }
 
 const OUTCOMES: [string, ExportOutcomes][] = [
@@ -171,6 +176,11 @@ describe('createInstruments', () => {
     assert.deepEqual(boundaries('prediction_latency_ms'), readmeBuckets);
     assert.deepEqual(boundaries('prediction_latency_ms'), PREDICTION_LATENCY_BUCKETS_MS);
     assert.deepEqual(boundaries('http.server.request.duration'), HTTP_DURATION_BUCKETS_S);
+    const queueBuckets = README_METRICS.find((r) => r.name === 'model_queue_duration_ms')!.notes.match(/buckets ([\d., ]+\d)/)![1]!.split(', ').map(Number);
+    assert.deepEqual(boundaries('model_queue_duration_ms'), queueBuckets);
+    assert.deepEqual(boundaries('model_queue_duration_ms'), BATCHER_DURATION_BUCKETS_MS);
+    assert.deepEqual(boundaries('model_compute_duration_ms'), BATCHER_DURATION_BUCKETS_MS);
+    assert.deepEqual(boundaries('model_batch_size'), BATCH_SIZE_BUCKETS);
   });
 
   test('telemetry_export_items_total is made only with an outcomes callback', async () => {

@@ -55,7 +55,8 @@ describe('the telemetry catalogue in the README', () => {
   before(async () => {
     receiver = new OtlpReceiver({ grpcPort: 0, httpPort: 0, healthPort: 0 });
     await receiver.start();
-    svc = await startService(fastExportEnv(receiver.grpcUrl));
+    // Every request waits 2 ms for its batch to fill, so that each trace has a queue span.
+    svc = await startService({ ...fastExportEnv(receiver.grpcUrl), MAX_QUEUE_DELAY_US: '2000' });
     await postJson(`${svc.url}/predict`, { features: [0.5, 1.5, 2.0] }, { 'user-agent': 'catalogue-test' });
     await postJson(`${svc.url}/predict/batch`, { instances: [[1, 2], [3, 4]] });
     await postJson(`${svc.url}/predict`, { invalid: 'data' });
@@ -96,6 +97,25 @@ describe('the telemetry catalogue in the README', () => {
     for (const [name, row] of SPANS) {
       if (row.kind === 'Internal') assert.ok(internal.some((s) => s.name === name), `${name} exported`);
     }
+  });
+
+  test('links every batch span to the server span of each request it served, and each such server span back to its batch', () => {
+    const batches = receiver.spans.filter((s) => s.name === 'batch');
+    assert.ok(batches.length >= 2, 'the /predict and /predict/batch requests each ran in a batch');
+    const servers = new Map(receiver.spans.filter((s) => s.kind === 2).map((s) => [s.spanId, s]));
+    for (const b of batches) {
+      assert.equal(b.parentSpanId, '', 'a batch span is the root of its own trace');
+      assert.equal(b.links.length, b.attributes['model.batch.requests'], 'one link per request served');
+      for (const link of b.links) {
+        const server = servers.get(link.spanId);
+        assert.ok(server, 'the batch links to an exported server span');
+        assert.equal(server.traceId, link.traceId);
+        assert.deepEqual(server.links.map((l) => [l.traceId, l.spanId]), [[b.traceId, b.spanId]], `${server.name} links back to its batch`);
+      }
+    }
+    const predicted = [...servers.values()].filter((s) => s.attributes['http.response.status_code'] === 200 && String(s.name).startsWith('POST /predict'));
+    assert.ok(predicted.length >= 2);
+    for (const s of predicted) assert.equal(s.links.length, 1, `${s.name} links to the batch it rode in`);
   });
 
   test('lists every exported metric with its type, unit and attributes, and every listed metric is exported', () => {

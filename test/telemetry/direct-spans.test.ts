@@ -12,7 +12,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider, type ReadableSpan, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { EagerSpanProcessor, httpTransport } from '../../src/telemetry/eager-export.ts';
-import { directServerSpans, directStageSpans, type StartServerSpan, type StartStageSpan } from '../../src/telemetry/direct-spans.ts';
+import { directBatchSpans, directServerSpans, directStageSpans, type StartServerSpan, type StartStageSpan } from '../../src/telemetry/direct-spans.ts';
 import { eagerOptions } from '../helpers/eager.ts';
 import { SIGNALS } from '../../src/receiver/otlp-model.ts';
 
@@ -169,6 +169,35 @@ describe('spans built without the SDK\'s Tracer', () => {
         assert.deepEqual(comparable(direct.splice(0)), comparable(ended.splice(0)), what);
       }
     }
+  });
+
+  test('batch spans are the root spans with links the SDK builds for the same calls, sampled as it samples them', () => {
+    const links = [1, 2, 3].map((i) => ({ context: { traceId: String(i).repeat(32), spanId: String(i).repeat(16), traceFlags: i === 2 ? TraceFlags.NONE : TraceFlags.SAMPLED } }));
+    const attrs = () => ({ 'model.name': 'linear-demo', 'model.batch_size': 5, 'model.feature_count': 3, 'model.batch.requests': 3 });
+    const runBatch = (span: Span) => {
+      span.setAttribute('model.simulated_latency_ms', 100);
+      span.recordException(new Error('the batch failed'));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    };
+    // Started inside a request's context, as the batcher does when a request fills a batch: still a root span.
+    const requestContext = trace.setSpanContext(ROOT_CONTEXT, { traceId: '9'.repeat(32), spanId: '8'.repeat(16), traceFlags: TraceFlags.SAMPLED });
+    const { provider, ended } = capturingProvider();
+    const tracer = provider.getTracer(SCOPE.name, SCOPE.version);
+    context.with(requestContext, () => runBatch(tracer.startSpan('batch', { kind: SpanKind.INTERNAL, attributes: attrs(), links: [...links], root: true })));
+    const direct: ReadableSpan[] = [];
+    context.with(requestContext, () => runBatch(directBatchSpans({ emit: (s) => void direct.push(s), resource, scope: { ...SCOPE } }, new ParentBasedSampler({ root: new AlwaysOnSampler() }))('batch', attrs(), [...links])));
+    assert.equal(direct.length, 1);
+    assert.equal(direct[0]!.parentSpanContext, undefined, 'a root span');
+    assert.notEqual(direct[0]!.spanContext().traceId, '9'.repeat(32), 'in a trace of its own');
+    assert.equal(direct[0]!.links.length, 3);
+    assert.deepEqual(comparable(direct, true), comparable(ended, true));
+
+    const offDirect: ReadableSpan[] = [];
+    const off = directBatchSpans({ emit: (s) => void offDirect.push(s), resource, scope: SCOPE }, new AlwaysOffSampler())('batch', attrs(), [...links]);
+    assert.equal(off.isRecording(), false, 'a sampler that says no records nothing');
+    off.end();
+    assert.equal(offDirect.length, 0);
   });
 
   test('through the eager exporter, the server span and its stages arrive in one ScopeSpans, though their scope objects differ', async () => {
