@@ -6,44 +6,30 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, SCREENSHOT_DIR } from '../helpers/browser.ts';
-import { freePort, postJson, startService, type RunningService } from '../helpers/service.ts';
+import {
+  assertEvilSpanIsText, assertPredictionLogs, assertPredictionSpans, evilSpanShown, EVIL_TRACE_ID, guideMetricsDrawn,
+  postEvilSpan, predictionAmongOthers, predictUntilDrawn, refreshUntil, startConsole, type ConsoleUnderTest,
+} from '../helpers/console-journeys.ts';
+import { postJson } from '../helpers/service.ts';
 
 const WAIT = { timeout: 20_000 };
 
 describe('the console in a browser', () => {
-  let svc: RunningService;
+  let c: ConsoleUnderTest;
   let browser: Browser;
   let page: Page;
   let consoleUrl: string;
-  let receiverHttp: string;
-  const predict = (features = [0.5, 1.5, 2.0]) => postJson(`${svc.url}/predict`, { features });
+  const predict = (features?: number[]) => c.predict(features);
 
   before(async () => {
-    const httpPort = await freePort();
-    receiverHttp = `http://127.0.0.1:${httpPort}`;
-    svc = await startService({
-      RECEIVER_GRPC_PORT: String(await freePort()),
-      RECEIVER_HTTP_PORT: String(httpPort),
-      RECEIVER_HEALTH_PORT: String(await freePort()),
-      RECEIVER_CONSOLE_PORT: '0',
-      OTEL_BSP_SCHEDULE_DELAY: '100',
-      OTEL_METRIC_EXPORT_INTERVAL: '500',
-      DEFAULT_LATENCY_MS: '20',
-    });
-    // The console's line comes right after "Server running on", which startService waits for.
-    let line: Record<string, unknown> | undefined;
-    for (let i = 0; i < 100 && line === undefined; i++) {
-      line = svc.logLines().find((l) => String(l.msg).startsWith('Console: open'));
-      if (line === undefined) await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.ok(line, `the start-up log names the console's URL:\n${svc.logs()}`);
-    consoleUrl = String(line.url);
+    c = await startConsole();
+    consoleUrl = c.consoleUrl;
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   });
   after(async () => {
     await browser?.close();
-    if (svc) assert.equal(await svc.stop(), 0);
+    if (c) assert.equal(await c.svc.stop(), 0);
   });
 
   test('the start-up log prints a loopback URL for the console', () => {
@@ -51,11 +37,7 @@ describe('the console in a browser', () => {
   });
 
   test("a prediction's trace is found by the trace id in its answer; its waterfall shows the four spans and their logs", async () => {
-    for (let i = 0; i < 4; i++) assert.equal((await predict([i, 1, 2])).status, 200);
-    assert.equal((await postJson(`${svc.url}/predict`, { features: 'not a list' })).status, 422);
-    const res = await predict();
-    const traceId = res.body.trace_id as string;
-    assert.match(traceId, /^[0-9a-f]{32}$/);
+    const traceId = await predictionAmongOthers(c);
 
     await page.goto(`${consoleUrl}#/traces`);
     await page.locator('#trace-list tbody tr').first().waitFor(WAIT);
@@ -69,13 +51,8 @@ describe('the console in a browser', () => {
 
     // The three pipeline spans may arrive in a later export than the server span: refresh until all four are there.
     const names = async () => (await page.locator('.span-row .span-name').allTextContents()).map((t) => t.trim());
-    for (let i = 0; i < 40 && (await names()).length < 4; i++) {
-      await page.waitForTimeout(250);
-      if ((await names()).length < 4) await page.getByRole('button', { name: 'Refresh' }).click();
-    }
-    const shown = await names();
-    assert.equal(shown.length, 4, `four spans: ${shown.join(' | ')}`);
-    for (const [i, name] of ['POST /predict', 'preprocess', 'inference', 'postprocess'].entries()) assert.ok(shown[i]!.startsWith(name), `span ${i} is ${name}: ${shown[i]}`);
+    await refreshUntil(async () => (await names()).length >= 4, () => page.getByRole('button', { name: 'Refresh' }).click());
+    assertPredictionSpans(await names());
     assert.equal(await page.locator('#trace-id').textContent(), traceId);
     // The server span's details are open: its attributes, status and kind.
     const detail = page.locator('.span-detail:visible').first();
@@ -88,30 +65,15 @@ describe('the console in a browser', () => {
     assert.equal(await inference.getAttribute('aria-expanded'), 'true');
 
     const logs = page.locator('table.logs');
-    for (let i = 0; i < 40 && !(await logs.textContent().catch(() => ''))?.includes('Prediction completed'); i++) {
-      await page.waitForTimeout(250);
-      await page.getByRole('button', { name: 'Refresh' }).click();
-    }
-    const logText = (await logs.textContent()) ?? '';
-    assert.match(logText, /Prediction request received/);
-    assert.match(logText, /Prediction completed - latency: \d+ms/);
+    const logText = async () => (await logs.textContent().catch(() => '')) ?? '';
+    await refreshUntil(async () => (await logText()).includes('Prediction completed'), () => page.getByRole('button', { name: 'Refresh' }).click());
+    assertPredictionLogs(await logText());
     await page.screenshot({ path: join(SCREENSHOT_DIR, 'console-trace.png'), fullPage: true });
   });
 
   test("the metrics page draws the guide's http_requests_total and prediction_latency_ms with uPlot", async () => {
     await page.goto(`${consoleUrl}#/metrics`);
-    // Rates and per-interval percentiles need two exports with requests between them: keep a trickle going.
-    let drawn = false;
-    for (let i = 0; i < 80 && !drawn; i++) {
-      await predict([i, 2, 3]);
-      drawn = await page.evaluate(() =>
-        ['http_requests_total', 'prediction_latency_ms'].every((name) => {
-          const card = document.querySelector<HTMLElement>(`section[data-metric="${name}"]`);
-          return card !== null && card.querySelector('canvas') !== null && Number(card.dataset.points ?? 0) > 0;
-        }),
-      );
-      if (!drawn) await page.waitForTimeout(250);
-    }
+    const drawn = await predictUntilDrawn(c, () => page.evaluate(guideMetricsDrawn));
     assert.ok(drawn, 'both guide metrics have a uPlot canvas with data points');
     // The latency histogram also has its bucket chart.
     assert.equal(await page.locator('section[data-metric="prediction_latency_ms"] .buckets canvas').count(), 1);
@@ -137,27 +99,10 @@ describe('the console in a browser', () => {
   });
 
   test('a span attribute holding <script> is shown as text and never run', async () => {
-    const traceId = 'abcdef0123456789abcdef0123456789';
-    const evil = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">';
-    const now = BigInt(Date.now()) * 1_000_000n;
-    const body = {
-      resourceSpans: [{
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'evil<b>svc</b>' } }] },
-        scopeSpans: [{ scope: { name: 'test' }, spans: [{
-          traceId, spanId: '0123456789abcdef', name: '<b>bold?</b>', kind: 2,
-          startTimeUnixNano: String(now), endTimeUnixNano: String(now + 5_000_000n),
-          attributes: [{ key: 'user.input', value: { stringValue: evil } }],
-        }] }],
-      }],
-    };
-    assert.equal((await postJson(`${receiverHttp}/v1/traces`, body)).status, 200);
-    await page.goto(`${consoleUrl}#/traces/${traceId}`);
+    await postEvilSpan(c.receiverHttp);
+    await page.goto(`${consoleUrl}#/traces/${EVIL_TRACE_ID}`);
     await page.locator('.span-detail:visible').first().waitFor(WAIT);
-    const cell = page.locator('.span-detail td', { hasText: 'window.__pwned = 1' });
-    assert.equal(await cell.textContent(), evil, 'the attribute value is shown character for character');
-    assert.equal(await page.locator('.span-row .span-name').first().evaluate((e) => e.querySelector('b')), null, 'a span name is text, not markup');
-    assert.equal(await page.locator('main script, main img').count(), 0, 'nothing received became an element');
-    assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+    assertEvilSpanIsText(await page.evaluate(evilSpanShown));
   });
 
   test('a span link is followed both ways: from the batch to the request, and from the request back to the batch', async () => {
@@ -172,7 +117,7 @@ describe('the console in a browser', () => {
         links: [{ traceId: requestTrace, spanId: '2222222222222222' }],
       }] }] }],
     };
-    assert.equal((await postJson(`${receiverHttp}/v1/traces`, body)).status, 200);
+    assert.equal((await postJson(`${c.receiverHttp}/v1/traces`, body)).status, 200);
     await page.goto(`${consoleUrl}#/traces/${batchTrace}`);
     const toRequest = page.locator('.span-detail:visible').getByRole('link', { name: requestTrace });
     // The request's spans may still be in the service's export queue: the link says "not stored" until they land.
