@@ -82,18 +82,28 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
     batch: { [ATTR.modelName]: model.name, endpoint: '/predict/batch' },
   };
 
-  /** Runs `work` once the model has a free slot; refuses at once when the queue is full. */
-  async function admitted<T>(work: () => Promise<T>): Promise<T> {
-    const wait = admission.acquire();
-    if (wait !== undefined) await wait;
+  /** Runs `work` for `rows` predictions once the model has a free slot; refuses at once when the queue is full. */
+  async function admitted<T>(rows: number, work: () => Promise<T>): Promise<T> {
+    let outcome = 'rejected';
     try {
-      return await work();
+      const wait = admission.acquire();
+      outcome = 'error';
+      if (wait !== undefined) await wait;
+      try {
+        const result = await work();
+        outcome = 'success';
+        return result;
+      } finally {
+        admission.release();
+      }
     } finally {
-      admission.release();
+      // predictions_by_model: the outcome as the key (the model name is the same for the whole process).
+      if (!predictionsByModel.add(outcome, rows)) predictionsByModel.create(outcome, { [ATTR.modelName]: model.name, outcome }, rows);
     }
   }
 
-  const { predictionLatencyMs, predictions, requestsRejected } = deps.instruments;
+  const { predictionLatencyMs, predictions, requestsRejected, predictionsByModel } = deps.instruments;
+  deps.instruments.modelQueue.watch(() => admission);
   instrumentHttp(app, deps.spans, deps.instruments);
   app.addHook('onRequest', (_request, reply, done) => {
     if (!lifecycle.closing) return done();
@@ -156,8 +166,11 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   app.post('/predict', { schema: { response: { 200: predictionSchema } } }, async (request) => {
     const row = parsePredictBody(request.body, model);
     request.log.info('Prediction request received');
-    const result = await admitted(() => predict([row], model, deps.spans));
-    assertFinitePredictions(result.predictions, () => ['features']);
+    const result = await admitted(1, async () => {
+      const r = await predict([row], model, deps.spans);
+      assertFinitePredictions(r.predictions, () => ['features']);
+      return r;
+    });
     if (!predictionLatencyMs.record('/predict', result.latencyMs)) predictionLatencyMs.create('/predict', endpointAttrs.predict, result.latencyMs);
     if (!predictions.add('/predict', 1)) predictions.create('/predict', endpointAttrs.predict, 1);
     const latency = round3(result.latencyMs);
@@ -168,8 +181,11 @@ export function buildApp(config: Config, deps: AppDeps): { app: FastifyInstance;
   app.post('/predict/batch', { schema: { response: { 200: batchSchema } } }, async (request) => {
     const rows = parseBatchBody(request.body, model);
     request.log.info({ batch_size: rows.length }, 'Batch prediction request received');
-    const result = await admitted(() => predict(rows, model, deps.spans));
-    assertFinitePredictions(result.predictions, (i) => ['instances', i]);
+    const result = await admitted(rows.length, async () => {
+      const r = await predict(rows, model, deps.spans);
+      assertFinitePredictions(r.predictions, (i) => ['instances', i]);
+      return r;
+    });
     if (!predictionLatencyMs.record('/predict/batch', result.latencyMs)) predictionLatencyMs.create('/predict/batch', endpointAttrs.batch, result.latencyMs);
     if (!predictions.add('/predict/batch', rows.length)) predictions.create('/predict/batch', endpointAttrs.batch, rows.length);
     const latency = round3(result.latencyMs);

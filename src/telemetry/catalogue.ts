@@ -113,6 +113,10 @@ export interface Instruments {
   readonly predictions: CountTable;
   /** Requests refused before reaching the model, by reason (overloaded: the queue was full). */
   readonly requestsRejected: { add(value: number, attributes: Attributes): void };
+  /** The guide's custom metric (predictions.by_model): predictions by model and outcome (success, error, rejected). */
+  readonly predictionsByModel: CountTable;
+  /** The model queue, read at each collection: `read` gives the predictions queued and running. */
+  readonly modelQueue: { watch(read: () => { readonly queued: number; readonly inFlight: number }): void };
 }
 
 /**
@@ -150,6 +154,20 @@ export function createInstruments(
       });
   }
 
+  let readQueue: (() => { readonly queued: number; readonly inFlight: number }) | undefined;
+  meter
+    .createObservableGauge('model_queue_depth', {
+      description: 'Prediction requests waiting for the model (state=queued) and running in it (state=in_flight).',
+      unit: '{request}',
+      valueType: ValueType.INT,
+    })
+    .addCallback((result) => {
+      const q = readQueue?.();
+      if (q === undefined) return;
+      result.observe(q.queued, { state: 'queued' });
+      result.observe(q.inFlight, { state: 'in_flight' });
+    });
+
   return {
     httpRequests: countTable('counter', 'http_requests_total', 'HTTP requests answered, by method, route template and status code.', '{request}'),
     httpServerRequestDuration: histogram(METRIC_HTTP_SERVER_REQUEST_DURATION, {
@@ -169,5 +187,7 @@ export function createInstruments(
       unit: '{request}',
       valueType: ValueType.INT,
     }),
+    predictionsByModel: countTable('counter', 'predictions_by_model', 'Predictions by model and outcome: success (answered), error (the model failed), rejected (the queue was full).', '{prediction}'),
+    modelQueue: { watch: (read) => void (readQueue = read) },
   };
 }

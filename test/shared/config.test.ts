@@ -95,3 +95,15 @@ test('.env is read when present and real environment variables win over it', () 
     if (process.env.APP_ENV === 'from-file') delete process.env.APP_ENV;
   }
 });
+
+test('OTEL_METRICS_EXPORTER takes the specification\'s comma-separated list: prometheus beside otlp or alone, on loopback 9464 by default', () => {
+  assert.equal(parseConfig({}).telemetry.metrics.prometheus, undefined);
+  const both = parseConfig({ OTEL_METRICS_EXPORTER: 'otlp, Prometheus' }).telemetry.metrics;
+  assert.deepEqual([both.exporter, both.prometheus], ['otlp', { host: '127.0.0.1', port: 9464 }]);
+  const alone = parseConfig({ OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_HOST: '0.0.0.0', OTEL_EXPORTER_PROMETHEUS_PORT: '0' }).telemetry.metrics;
+  assert.deepEqual([alone.exporter, alone.prometheus], ['none', { host: '0.0.0.0', port: 0 }]);
+  for (const bad of ['otlp,console', 'none,prometheus', 'prometheus,statsd']) {
+    assert.throws(() => parseConfig({ OTEL_METRICS_EXPORTER: bad }), (e: unknown) => e instanceof ConfigError && e.message.startsWith(`OTEL_METRICS_EXPORTER="${bad}"`), bad);
+  }
+  assert.throws(() => parseConfig({ OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_PORT: '70000' }), /OTEL_EXPORTER_PROMETHEUS_PORT/);
+});

@@ -48,6 +48,7 @@ const KIND: Record<string, (m: MetricData) => boolean> = {
   Counter: (m) => m.dataPointType === DataPointType.SUM && m.isMonotonic,
   UpDownCounter: (m) => m.dataPointType === DataPointType.SUM && !m.isMonotonic,
   Histogram: (m) => m.dataPointType === DataPointType.HISTOGRAM,
+  Gauge: (m) => m.dataPointType === DataPointType.GAUGE,
 };
 
 /** Every metric of a collection, by name; a name collected twice fails. */
@@ -77,6 +78,8 @@ function recordOnce(i: Instruments): void {
   i.predictionLatencyMs.create('model /predict', { 'model.name': 'm', endpoint: '/predict' }, 12);
   i.predictions.create('model /predict', { 'model.name': 'm', endpoint: '/predict' }, 8);
   i.requestsRejected.add(1, { reason: 'overloaded' });
+  i.predictionsByModel.create('success', { 'model.name': 'm', outcome: 'success' }, 8);
+  i.modelQueue.watch(() => ({ queued: 3, inFlight: 2 }));
 }
 
 const OUTCOMES: [string, ExportOutcomes][] = [
