@@ -154,6 +154,16 @@ export function createInstruments(
       });
   }
 
+  // The semantic conventions' process.cpu.time (development status, hence the literal names): the dashboard's
+  // CPU panel, whatever the path to Prometheus (the runtime instrumentation has no CPU metric).
+  meter
+    .createObservableCounter('process.cpu.time', { description: 'CPU time used by the process, by mode.', unit: 's', valueType: ValueType.DOUBLE })
+    .addCallback((result) => {
+      const { user, system } = process.cpuUsage();
+      result.observe(user / 1e6, { 'cpu.mode': 'user' });
+      result.observe(system / 1e6, { 'cpu.mode': 'system' });
+    });
+
   let readQueue: (() => { readonly queued: number; readonly inFlight: number }) | undefined;
   meter
     .createObservableGauge('model_queue_depth', {
