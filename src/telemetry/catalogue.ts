@@ -197,7 +197,7 @@ export function createInstruments(
       unit: '{request}',
       valueType: ValueType.INT,
     }),
-    predictionsByModel: countTable('counter', 'predictions_by_model', 'Predictions by model and outcome: success (answered), error (the model failed), rejected (the queue was full).', '{prediction}'),
+    predictionsByModel: countTable('counter', 'predictions_by_model', 'Predictions by model and outcome: success (answered), error (no usable prediction), rejected (the queue was full).', '{prediction}'),
     modelQueue: { watch: (read) => void (readQueue = read) },
   };
 }
