@@ -116,3 +116,31 @@ test('a /metrics port already in use stops start-up with one line naming the var
     busy.close();
   }
 });
+
+test('with a delta OTLP exporter beside it, /metrics still serves cumulative histograms with their boundaries (the SDK aggregates per reader)', async () => {
+  const receiver = new OtlpReceiver({ grpcPort: 0, httpPort: 0, healthPort: 0 });
+  await receiver.start();
+  const svc = await startService({
+    ...fastExportEnv(receiver.grpcUrl),
+    OTEL_METRICS_EXPORTER: 'otlp,prometheus',
+    OTEL_EXPORTER_PROMETHEUS_PORT: '0',
+    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta',
+  });
+  try {
+    assert.match(svc.logs(), /histograms sdk \(OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta/);
+    const metricsUrl = /Prometheus metrics: (http:\/\/\S+)/.exec(svc.logs())![1]!;
+    const count = async () => {
+      const all = samples(await (await fetch(metricsUrl)).text());
+      const b = all.filter((s) => s.name === 'prediction_latency_ms_milliseconds_bucket' && s.labels.endpoint === '/predict');
+      assert.deepEqual(b.map((s) => s.labels.le), [...PREDICTION_LATENCY_BUCKETS_MS.map(String), '+Inf']);
+      return b.at(-1)!.value;
+    };
+    for (let i = 0; i < 2; i++) await postJson(`${svc.url}/predict`, { features: [1] });
+    assert.equal(await count(), 2);
+    await postJson(`${svc.url}/predict`, { features: [1] });
+    assert.equal(await count(), 3, 'cumulative across scrapes');
+  } finally {
+    await svc.stop();
+    await receiver.stop();
+  }
+});
