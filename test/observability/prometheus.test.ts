@@ -2,7 +2,8 @@
 // while the load generator drives it; then Prometheus' HTTP API answers every Prometheus query of the Grafana
 // dashboard with the labels its legend names, its histogram_quantile agrees with the load generator's own p99,
 // and the p99 alert of alerts.yaml fires when the model is made slow (DEFAULT_LATENCY_MS=300) and clears when it
-// is fast again. Needs `npm run build` (the service runs from dist/) and /usr/bin/prometheus.
+// is fast again; TelemetryLoss and ServiceDown fire when exports fail and when the service stops.
+// Needs `npm run build` (the service runs from dist/) and /usr/bin/prometheus.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -74,7 +75,7 @@ describe('the service scraped by a real Prometheus', { timeout: 150_000 }, () =>
     }
   }
 
-  async function startModel(latencyMs: number): Promise<RunningService> {
+  async function startModel(latencyMs: number, env: Record<string, string> = {}): Promise<RunningService> {
     await svc?.stop();
     // Same /metrics port for every start: one scrape target, as a pod restarted in place.
     svc = await startService({
@@ -86,6 +87,7 @@ describe('the service scraped by a real Prometheus', { timeout: 150_000 }, () =>
       // a burst of 40 fills the queue.
       MODEL_CONCURRENCY: '8',
       MAX_QUEUE: '8',
+      ...env,
     });
     return svc;
   }
@@ -236,5 +238,23 @@ describe('the service scraped by a real Prometheus', { timeout: 150_000 }, () =>
       return (await alertState('PredictionLatencyP99High')) === 'inactive' ? true : undefined;
     }, 40_000);
     t.diagnostic(`cleared ${Date.now() - fastAt} ms after the fast start (windows 10s)`);
+  });
+
+  test('TelemetryLoss fires when spans and log records cannot be delivered', async () => {
+    assert.equal(await alertState('TelemetryLoss'), 'inactive', 'nothing lost while the receiver takes everything');
+    // A Collector address nobody listens on, no retry: every export fails at once and is counted as failed.
+    await startModel(20, { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`, EXPORT_RETRY_MS: '0' });
+    await until('TelemetryLoss firing', async () => {
+      if ((await alertState('TelemetryLoss')) === 'firing') return true;
+      await runLoad(load(svc!.url, 500));
+      return undefined;
+    }, 40_000);
+  });
+
+  test('ServiceDown fires when the service stops', async () => {
+    assert.equal(await alertState('ServiceDown'), 'inactive');
+    await svc!.stop();
+    svc = undefined;
+    await until('ServiceDown firing', async () => ((await alertState('ServiceDown')) === 'firing' ? true : undefined), 40_000);
   });
 });
