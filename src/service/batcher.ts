@@ -150,6 +150,7 @@ export class Batcher<I, O> {
   submit(sub: Submission<I>): { done: Promise<Served<O>>; waiting: boolean; cancel: () => void } {
     if (this.running >= this.options.concurrency && this.pending >= this.options.maxQueue) {
       this.rejected++;
+      this.outcome('rejected', sub.rows);
       throw new AppError('ERR_OVERLOADED');
     }
     let queue = this.queues.get(sub.key);
@@ -298,6 +299,7 @@ export class Batcher<I, O> {
       const job = jobs[i]!;
       const span = job.inferenceSpan!;
       job.state = State.Settled;
+      this.outcome(result === undefined ? 'error' : 'success', job.sub.rows);
       if (result === undefined) {
         span.recordException(err as Error);
         span.setStatus({ code: SpanStatusCode.ERROR });
@@ -313,6 +315,12 @@ export class Batcher<I, O> {
     this.executing -= jobs.length;
     this.pump();
     this.settleIdle();
+  }
+
+  /** predictions_by_model: rows by outcome (a request whose client left before its batch ran is not a prediction). */
+  private outcome(outcome: 'success' | 'error' | 'rejected', rows: number): void {
+    const key = `${this.modelName}\0${outcome}`;
+    if (!this.instruments.predictionsByModel.add(key, rows)) this.instruments.predictionsByModel.create(key, { ...this.metricAttrs, outcome }, rows);
   }
 
   /** From now on no request waits for its batch to fill (the service is draining). */

@@ -20,6 +20,21 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const SIGNAL_EXPORTERS = ['otlp', 'console', 'none'] as const;
 export type SignalExporter = (typeof SIGNAL_EXPORTERS)[number];
 
+/** OTEL_METRICS_EXPORTER: the push exporter (otlp, console or none) and whether /metrics is served for Prometheus. */
+export interface MetricsExporters {
+  readonly push: SignalExporter;
+  readonly prometheus: boolean;
+}
+// The specification's comma-separated list; one push exporter at most (the export plan has one per signal).
+const metricsExporters: Parser<MetricsExporters> = (raw, name) => {
+  const values = raw.split(',').map((s) => s.trim().toLowerCase());
+  const allowed = 'a comma-separated list of otlp, prometheus, console, or none alone (at most one of otlp and console)';
+  if (values.some((v) => !['otlp', 'prometheus', 'console', 'none'].includes(v))) throw new ConfigError(name, raw, allowed);
+  const push = values.filter((v) => v === 'otlp' || v === 'console');
+  if (push.length > 1 || (values.includes('none') && values.length > 1)) throw new ConfigError(name, raw, allowed);
+  return { push: (push[0] as SignalExporter | undefined) ?? 'none', prometheus: values.includes('prometheus') };
+};
+
 export class ConfigError extends Error {
   constructor(variable: string, value: string, allowed: string) {
     super(`${variable}=${JSON.stringify(value)} is not allowed: expected ${allowed}`);
@@ -159,7 +174,9 @@ export const VARIABLES = {
   OTEL_SERVICE_NAME: v('OTEL_SERVICE_NAME', 'ai-inference-service', 'service.name resource attribute.', text),
   OTEL_RESOURCE_ATTRIBUTES: v('OTEL_RESOURCE_ATTRIBUTES', '', 'Extra resource attributes, key=value,key2=value2.', keyValues),
   OTEL_TRACES_EXPORTER: v('OTEL_TRACES_EXPORTER', 'otlp', 'otlp, console or none.', oneOf(SIGNAL_EXPORTERS)),
-  OTEL_METRICS_EXPORTER: v('OTEL_METRICS_EXPORTER', 'otlp', 'otlp, console or none.', oneOf(SIGNAL_EXPORTERS)),
+  OTEL_METRICS_EXPORTER: v('OTEL_METRICS_EXPORTER', 'otlp', 'Comma-separated: otlp, prometheus (serves /metrics for Prometheus to scrape; docs/PROMETHEUS.md), console, or none. otlp,prometheus does both.', metricsExporters),
+  OTEL_EXPORTER_PROMETHEUS_HOST: v('OTEL_EXPORTER_PROMETHEUS_HOST', '127.0.0.1', 'Address /metrics listens on with OTEL_METRICS_EXPORTER=prometheus. The specification says localhost; Kubernetes sets 0.0.0.0 so Prometheus can scrape the pod.', text),
+  OTEL_EXPORTER_PROMETHEUS_PORT: v('OTEL_EXPORTER_PROMETHEUS_PORT', '9464', 'Port of /metrics (0 picks a free port, printed at start-up).', integer(0, 65535)),
   OTEL_LOGS_EXPORTER: v('OTEL_LOGS_EXPORTER', 'otlp', 'otlp, console or none (logs always go to stdout too).', oneOf(SIGNAL_EXPORTERS)),
   OTEL_EXPORTER_OTLP_ENDPOINT: v('OTEL_EXPORTER_OTLP_ENDPOINT', '', 'Collector base URL, e.g. http://otel-collector:4317. Unset: the embedded receiver is started and used.', url),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: v('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', '', 'Traces URL, used as is (overrides the base endpoint).', url),
@@ -246,6 +263,10 @@ export interface Config {
     readonly embeddedReceiver: boolean;
     readonly traces: SignalConfig;
     readonly metrics: SignalConfig & {
+      /** Where /metrics listens for Prometheus, when OTEL_METRICS_EXPORTER lists prometheus. */
+      readonly prometheus: { readonly host: string; readonly port: number } | undefined;
+      /** OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE as set (the SDK's OTLP exporter reads it), if set. */
+      readonly temporalityPreference: string | undefined;
       readonly intervalMs: number;
       readonly readerTimeoutMs: number;
       /** OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION as set (the SDK's exporter reads it), if set. */
@@ -356,7 +377,7 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
     `http://${receiver.host === '0.0.0.0' ? '127.0.0.1' : receiver.host}:${p === 'grpc' ? receiver.grpcPort : receiver.httpPort}`;
   const signal = (
     name: 'traces' | 'metrics' | 'logs',
-    exporterVar: Variable<SignalExporter>,
+    exporterVar: Variable<SignalExporter | MetricsExporters>,
     protocolVar: Variable<OtlpProtocol>,
   ): SignalConfig => {
     const p = readOptional(env, protocolVar) ?? protocol;
@@ -364,7 +385,8 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
     const sdkExporterVariable = SDK_EXPORTER_OPTIONS.flatMap((o) => [`OTEL_EXPORTER_OTLP_${o}`, `OTEL_EXPORTER_OTLP_${name.toUpperCase()}_${o}`]).find((n) => env[n]?.trim());
     const timeoutVar = `OTEL_EXPORTER_OTLP_${name.toUpperCase()}_TIMEOUT`;
     const timeoutMs = env[timeoutVar]?.trim() ? SIGNAL_TIMEOUT(env[timeoutVar]!, timeoutVar) : read(env, V.OTEL_EXPORTER_OTLP_TIMEOUT);
-    return { exporter: read(env, exporterVar), protocol: p, url: signalUrl(base, p, name, perSignal[name]), timeoutMs, sdkExporterVariable };
+    const exporter = read(env, exporterVar);
+    return { exporter: typeof exporter === 'string' ? exporter : exporter.push, protocol: p, url: signalUrl(base, p, name, perSignal[name]), timeoutMs, sdkExporterVariable };
   };
   const samplerRatio = readOptional(env, V.OTEL_TRACES_SAMPLER_ARG) ?? 1;
   if (samplerRatio > 1) throw new ConfigError('OTEL_TRACES_SAMPLER_ARG', String(samplerRatio), 'a number from 0 to 1');
@@ -413,6 +435,10 @@ export function parseConfig(env: Environment, version = '0.0.0'): Config {
       traces: signal('traces', V.OTEL_TRACES_EXPORTER, V.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL),
       metrics: {
         ...signal('metrics', V.OTEL_METRICS_EXPORTER, V.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL),
+        prometheus: read(env, V.OTEL_METRICS_EXPORTER).prometheus
+          ? { host: read(env, V.OTEL_EXPORTER_PROMETHEUS_HOST), port: read(env, V.OTEL_EXPORTER_PROMETHEUS_PORT) }
+          : undefined,
+        temporalityPreference: env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE?.trim().toLowerCase() || undefined,
         intervalMs: read(env, V.OTEL_METRIC_EXPORT_INTERVAL),
         readerTimeoutMs: read(env, V.OTEL_METRIC_EXPORT_TIMEOUT),
         histogramAggregation: env.OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION?.trim() || undefined,

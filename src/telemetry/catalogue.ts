@@ -136,6 +136,8 @@ export interface Instruments {
   readonly executions: CountTable;
   /** Batcher: requests waiting in the queue right now (Triton's pending request count). */
   readonly pendingRequests: CountTable;
+  /** The guide's custom metric (predictions.by_model): predictions by model and outcome (success, error, rejected). */
+  readonly predictionsByModel: CountTable;
 }
 
 /**
@@ -173,6 +175,16 @@ export function createInstruments(
       });
   }
 
+  // The semantic conventions' process.cpu.time (development status, hence the literal names): the dashboard's
+  // CPU panel, whatever the path to Prometheus (the runtime instrumentation has no CPU metric).
+  meter
+    .createObservableCounter('process.cpu.time', { description: 'CPU time used by the process, by mode.', unit: 's', valueType: ValueType.DOUBLE })
+    .addCallback((result) => {
+      const { user, system } = process.cpuUsage();
+      result.observe(user / 1e6, { 'cpu.mode': 'user' });
+      result.observe(system / 1e6, { 'cpu.mode': 'system' });
+    });
+
   return {
     httpRequests: countTable('counter', 'http_requests_total', 'HTTP requests answered, by method, route template and status code.', '{request}'),
     httpServerRequestDuration: histogram(METRIC_HTTP_SERVER_REQUEST_DURATION, {
@@ -209,5 +221,6 @@ export function createInstruments(
     }),
     executions: countTable('counter', 'model_executions_total', 'Batches executed by the model (one model call each), by model.', '{execution}'),
     pendingRequests: countTable('upDownCounter', 'model_pending_requests', 'Prediction requests waiting in the batcher queue, by model.', '{request}'),
+    predictionsByModel: countTable('counter', 'predictions_by_model', 'Predictions (rows) by model and outcome: success (the model answered), error (the model call failed), rejected (the queue was full).', '{prediction}'),
   };
 }

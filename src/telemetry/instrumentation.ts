@@ -27,6 +27,14 @@ logger.info(t.disabled ? 'OpenTelemetry SDK disabled (OTEL_SDK_DISABLED=true)' :
 logger.info(`Exporter configured: ${t.traces.exporter} (protocol ${t.traces.protocol})`);
 logger.info(`OTLP endpoint: ${t.collectorEndpoint}`);
 for (const line of describePlan(plan)) logger.info(`Export plan: ${line}`);
+try {
+  const metricsUrl = await telemetry.ready;
+  if (metricsUrl !== undefined) logger.info(`Prometheus metrics: ${metricsUrl} (OTEL_METRICS_EXPORTER lists prometheus)`);
+} catch (err) {
+  const where = `${t.metrics.prometheus?.host}:${t.metrics.prometheus?.port}`;
+  process.stderr.write(`Cannot serve Prometheus metrics on ${where} (OTEL_EXPORTER_PROMETHEUS_HOST/_PORT): ${(err as Error).message}\n`);
+  process.exit(2);
+}
 logger.info(`Service name: ${t.serviceName}`);
 logger.info(`Tracing enabled: ${status.tracingEnabled ? 'True' : 'False'}`);
 logger.info(`Metrics enabled: ${status.metricsEnabled ? 'True' : 'False'}`);

@@ -12,8 +12,8 @@ import type { Config, OtlpProtocol, SignalConfig } from '../shared/config.ts';
 export type SignalName = 'traces' | 'metrics' | 'logs';
 
 export interface SignalPlan {
-  /** otlp, console, none; off when OTEL_SDK_DISABLED=true. */
-  readonly exporter: 'otlp' | 'console' | 'none' | 'off';
+  /** otlp, console, none; prometheus (metrics only, when it is the only one); off when OTEL_SDK_DISABLED=true. */
+  readonly exporter: 'otlp' | 'console' | 'prometheus' | 'none' | 'off';
   /** Where the signal goes: the exporter's URL, stdout, or nowhere. */
   readonly destination: string;
   readonly protocol: OtlpProtocol | undefined;
@@ -31,6 +31,8 @@ export interface ExportPlan {
     readonly spansWhy: string;
   };
   readonly metrics: SignalPlan & {
+    /** The /metrics URL Prometheus scrapes (OTEL_METRICS_EXPORTER lists prometheus), beside any push exporter. */
+    readonly prometheus: string | undefined;
     /** tables: the histograms aggregated by series key (histograms.ts); sdk: the SDK's Histogram. */
     readonly histograms: 'tables' | 'sdk';
     readonly histogramsWhy: string;
@@ -57,7 +59,12 @@ function signalPlan(t: Config['telemetry'], name: SignalName, s: SignalConfig): 
 export function planExport(config: Config): ExportPlan {
   const t = config.telemetry;
   const traces = signalPlan(t, 'traces', t.traces);
-  const metrics = signalPlan(t, 'metrics', t.metrics);
+  const pull = t.disabled ? undefined : t.metrics.prometheus;
+  const prometheus = pull && `http://${pull.host.includes(':') ? `[${pull.host}]` : pull.host}:${pull.port}/metrics`;
+  let metrics = signalPlan(t, 'metrics', t.metrics);
+  if (prometheus !== undefined && metrics.path === 'none') {
+    metrics = { ...metrics, exporter: 'prometheus', destination: prometheus, path: 'sdk', why: 'OTEL_METRICS_EXPORTER=prometheus (the SDK\'s reader, read at each scrape)' };
+  }
   const logs = signalPlan(t, 'logs', t.logs);
 
   let spans: { spans: 'direct' | 'sdk'; spansWhy: string };
@@ -70,9 +77,12 @@ export function planExport(config: Config): ExportPlan {
   if (metrics.path === 'none') histograms = { histograms: 'sdk', histogramsWhy: 'no metrics are exported' };
   else if (aggregation !== undefined && aggregation !== 'explicit_bucket_histogram') {
     histograms = { histograms: 'sdk', histogramsWhy: `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=${aggregation} (only the SDK aggregates it)` };
+  } else if (prometheus !== undefined && metrics.exporter !== 'prometheus' && ['delta', 'lowmemory'].includes(t.metrics.temporalityPreference ?? '')) {
+    // The tables keep one temporality; Prometheus needs cumulative, the push exporter asked for delta.
+    histograms = { histograms: 'sdk', histogramsWhy: `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=${t.metrics.temporalityPreference} beside Prometheus' cumulative (the SDK keeps one aggregation per reader)` };
   } else histograms = { histograms: 'tables', histogramsWhy: 'histograms aggregated by series key, explicit buckets' };
 
-  return { traces: { ...traces, ...spans }, metrics: { ...metrics, ...histograms }, logs };
+  return { traces: { ...traces, ...spans }, metrics: { ...metrics, prometheus, ...histograms }, logs };
 }
 
 /** One line per signal for the start-up log: where it goes, by which path, and why. */
@@ -84,7 +94,12 @@ export function describePlan(plan: ExportPlan): string[] {
   };
   return [
     line('traces', plan.traces, `spans ${plan.traces.spans} (${plan.traces.spansWhy})`),
-    line('metrics', plan.metrics, `histograms ${plan.metrics.histograms} (${plan.metrics.histogramsWhy})`),
+    line(
+      'metrics',
+      plan.metrics,
+      `histograms ${plan.metrics.histograms} (${plan.metrics.histogramsWhy})` +
+        (plan.metrics.prometheus !== undefined && plan.metrics.exporter !== 'prometheus' ? `; also prometheus at ${plan.metrics.prometheus}` : ''),
+    ),
     line('logs', plan.logs),
   ];
 }

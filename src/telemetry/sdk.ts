@@ -35,6 +35,7 @@ import { EagerLogRecordProcessor, EagerSpanProcessor, grpcTransport, httpTranspo
 import { CountingMetricExporter, ShardedLogRecordProcessor, ShardedSpanProcessor } from './export-pipeline.ts';
 import { HistogramProducer } from './histograms.ts';
 import { createLogger } from './logger.ts';
+import { PrometheusEndpoint } from './prometheus.ts';
 import type { ExportPlan, SignalName, SignalPlan } from './plan.ts';
 
 /** Where one signal goes, for /health. */
@@ -43,6 +44,8 @@ export interface SignalRoute {
   readonly protocol: string | null;
   readonly endpoint: string;
   readonly path: SignalPlan['path'];
+  /** Metrics only: the /metrics URL Prometheus scrapes, when OTEL_METRICS_EXPORTER lists prometheus. */
+  readonly prometheus?: string;
 }
 
 /** What the bootstrap reports about itself, for /health and the shutdown summary. */
@@ -63,6 +66,8 @@ export interface Telemetry {
   readonly spans: SpanStarter;
   readonly instruments: Instruments;
   readonly status: TelemetryStatus;
+  /** Resolves when /metrics listens (at once without it), with its URL; rejects when it cannot listen. */
+  readonly ready: Promise<string | undefined>;
   /** Flushes and stops the SDK; every item ends exported, failed or dropped. Logs the outcome. Safe to call twice. */
   shutdown(): Promise<void>;
 }
@@ -156,6 +161,8 @@ export function startTelemetry(config: Config, plan: ExportPlan): Telemetry {
   let resource: Resource | undefined;
   let metricExporter: CountingMetricExporter | undefined;
   let histograms: HistogramProducer | undefined;
+  let prometheus: PrometheusEndpoint | undefined;
+  let metricsUrl: Promise<string | undefined> = Promise.resolve(undefined);
   let sdk: NodeSDK | undefined;
   const traceSampler = sampler(t);
   if (!t.disabled) {
@@ -169,7 +176,7 @@ export function startTelemetry(config: Config, plan: ExportPlan): Telemetry {
       }),
     );
     let reader: PeriodicExportingMetricReader | undefined;
-    if (plan.metrics.path === 'sdk') {
+    if (plan.metrics.path === 'sdk' && plan.metrics.exporter !== 'prometheus') {
       const inner: PushMetricExporter = plan.metrics.exporter === 'console' ? new ConsoleMetricExporter() : otlpExporter<PushMetricExporter>(t.metrics, { grpc: MetricGrpc, proto: MetricProto, json: MetricJson });
       metricExporter = new CountingMetricExporter(inner, warn);
       if (plan.metrics.histograms === 'tables') {
@@ -184,15 +191,23 @@ export function startTelemetry(config: Config, plan: ExportPlan): Telemetry {
         metricProducers: histograms ? [histograms] : [],
       });
     }
+    if (t.metrics.prometheus !== undefined) {
+      // Cumulative, as Prometheus wants: the tables' producer serves both readers unless the push one asked for
+      // delta, and then the plan has the SDK aggregate per reader instead.
+      if (plan.metrics.histograms === 'tables') histograms ??= new HistogramProducer(SCOPE, AggregationTemporality.CUMULATIVE, resource);
+      prometheus = new PrometheusEndpoint(plan.metrics.histograms === 'tables' && histograms ? [histograms] : []);
+      const { host, port } = t.metrics.prometheus;
+      metricsUrl = prometheus.listen(host, port);
+    }
     sdk = new NodeSDK({
       // Without resource detectors or a serviceName option the SDK gives its providers this very object.
       autoDetectResources: false,
       resource,
       sampler: traceSampler,
       spanProcessors: spans ? [spans] : [],
-      metricReaders: reader ? [reader] : [],
+      metricReaders: [reader, prometheus?.reader].filter((r) => r !== undefined),
       logRecordProcessors: logRecords ? [logRecords] : [],
-      instrumentations: reader && t.runtimeMetrics ? [new RuntimeMetrics(t.gcMetrics)] : [],
+      instrumentations: (reader || prometheus) && t.runtimeMetrics ? [new RuntimeMetrics(t.gcMetrics)] : [],
     });
     sdk.start();
   }
@@ -206,17 +221,27 @@ export function startTelemetry(config: Config, plan: ExportPlan): Telemetry {
   // Spans and log records only: a count of metric points exported would change at every export, so the metrics
   // could never be at rest (the receiver prints what changed); their figures are on /health and failures warned.
   const exportOutcomes = () => signals().filter(([name]) => name !== 'metric_points');
-  const instruments = createInstruments(meter, histograms, metricExporter ? exportOutcomes : undefined);
+  const instruments = createInstruments(meter, histograms, metricExporter || prometheus ? exportOutcomes : undefined);
   const spanStarter = plan.traces.spans === 'direct' && eagerSpans && resource
     ? directSpans({ emit: eagerSpans.emit, resource, scope: SCOPE }, traceSampler)
     : tracerSpans(trace.getTracer(SCOPE.name, SCOPE.version));
   logger = createLogger({ level: config.logLevel, exportLogs: logRecords !== undefined });
 
+  // `prometheus` only when /metrics is served, so /health stays as it was without it.
+  let metricsRoute: SignalRoute = plan.metrics.prometheus === undefined ? route(plan.metrics) : { ...route(plan.metrics), prometheus: plan.metrics.prometheus };
+  void metricsUrl.then((url) => (metricsRoute = url === undefined ? metricsRoute : { ...metricsRoute, prometheus: url }), () => {});
   const status: TelemetryStatus = {
     tracingEnabled: spans !== undefined,
-    metricsEnabled: metricExporter !== undefined,
+    metricsEnabled: metricExporter !== undefined || prometheus !== undefined,
     logsEnabled: logRecords !== undefined,
-    routes: { traces: route(plan.traces), metrics: route(plan.metrics), logs: route(plan.logs) },
+    routes: {
+      traces: route(plan.traces),
+      // The URL /metrics really listens on once it does (OTEL_EXPORTER_PROMETHEUS_PORT=0 picks the port).
+      get metrics() {
+        return metricsRoute;
+      },
+      logs: route(plan.logs),
+    },
     stats: () => {
       const [[, s], [, m], [, l]] = signals();
       return {
@@ -243,6 +268,7 @@ export function startTelemetry(config: Config, plan: ExportPlan): Telemetry {
     spans: spanStarter,
     instruments,
     status,
+    ready: metricsUrl,
     shutdown: async () => {
       const s = sdk;
       sdk = undefined;
@@ -252,6 +278,7 @@ export function startTelemetry(config: Config, plan: ExportPlan): Telemetry {
       } catch (err) {
         warn('Telemetry flush on shutdown failed', err);
       }
+      await prometheus?.close();
       // Honest about the outcome: "flushed" only when nothing failed or was dropped.
       const lost = signals().filter(([, st]) => st.failed + st.dropped + st.queued + st.inFlight > 0);
       const summary = Object.fromEntries(signals().map(([name, st]) => [name, { exported: st.exported, failed: st.failed, dropped: st.dropped }]));

@@ -205,6 +205,24 @@ describe('admission control and limits', () => {
     await app.close();
   });
 
+  test('predictions_by_model counts rows by what the model did: success (even when its answer overflows JSON) and rejected (queue full)', async () => {
+    const deps = appDeps();
+    const config = parseConfig({ DEFAULT_LATENCY_MS: '200', LATENCY_JITTER_MS: '0', MODEL_CONCURRENCY: '1', MAX_QUEUE: '0', MODEL_WEIGHTS: '1e308' }, '1.2.3');
+    const { app, lifecycle, admission } = buildApp(config, deps);
+    lifecycle.ready = true;
+    const send = (url: string, payload: unknown) => app.inject({ method: 'POST', url, payload: payload as object });
+    const first = send('/predict/batch', { instances: [[0.1], [0.2], [0.3]] });
+    for (let i = 0; i < 1000 && admission.inFlight === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal((await send('/predict/batch', { instances: [[0.1], [0.2]] })).statusCode, 503);
+    assert.equal((await first).statusCode, 200);
+    assert.equal((await send('/predict', { features: [10] })).statusCode, 422, '1e308 x 10 overflows');
+    const rows: Record<string, number> = {};
+    deps.instruments.predictionsByModel.observe({ observe: (v, a) => void (rows[`${a!['model.name']} ${a!.outcome}`] = v) });
+    // The model answered the overflowing row (Infinity); the 422 is the API refusing to put it in JSON.
+    assert.deepEqual(rows, { 'simple-linear-demo success': 4, 'simple-linear-demo rejected': 2 });
+    await app.close();
+  });
+
   test('a client that does not finish its request within REQUEST_TIMEOUT_MS gets 408 and is disconnected', async () => {
     const { app } = make({ REQUEST_TIMEOUT_MS: '300' });
     await app.listen({ host: '127.0.0.1', port: 0 });

@@ -175,8 +175,8 @@ describe('what a batch holds', () => {
 });
 
 describe('failures, departures and shutdown', () => {
-  test('a failing model call fails only the requests of its batch', async () => {
-    const { batches, submit, exporter } = setup({ maxBatchSize: 2, concurrency: 2 }, { fail: (inputs) => inputs.includes(3) });
+  test('a failing model call fails only the requests of its batch, counted as predictions_by_model errors', async () => {
+    const { batches, submit, exporter, metric } = setup({ maxBatchSize: 2, concurrency: 2 }, { fail: (inputs) => inputs.includes(3) });
     const requests = [1, 2, 3, 4].map((x) => submit(x));
     const outcomes = await Promise.allSettled(requests.map((r) => r.done));
     assert.deepEqual(batches, [[1], [2], [3, 4]], 'two idle instances take 1 and 2, then 3 and 4 share a batch');
@@ -188,6 +188,9 @@ describe('failures, departures and shutdown', () => {
     const failedSpans = exporter.getFinishedSpans().filter((s) => s.status.code === SpanStatusCode.ERROR);
     assert.deepEqual(new Set(failedSpans.map((s) => s.name)), new Set(['batch', 'inference']));
     assert.equal(failedSpans.filter((s) => s.name === 'batch').length, 1);
+    const byModel = (await metric('predictions_by_model')) as SumMetricData;
+    const rows = Object.fromEntries(byModel.dataPoints.map((p) => [`${p.attributes['model.name']} ${p.attributes.outcome}`, p.value]));
+    assert.deepEqual(rows, { 'm success': 2, 'm error': 2 });
   });
 
   test('a request whose client went away leaves the queue and never runs; the others still do', async () => {

@@ -104,3 +104,15 @@ test("the receiver's console is on 127.0.0.1:4380 by default, clear of the Colle
   assert.deepEqual([set.enabled, set.port, set.limits.maxTraces, set.limits.maxPointsPerSeries], [false, 0, 10, 3]);
   assert.throws(() => parseConfig({ RECEIVER_CONSOLE_MAX_LOGS: '0' }), /RECEIVER_CONSOLE_MAX_LOGS="0" is not allowed/);
 });
+
+test('OTEL_METRICS_EXPORTER takes the specification\'s comma-separated list: prometheus beside otlp or alone, on loopback 9464 by default', () => {
+  assert.equal(parseConfig({}).telemetry.metrics.prometheus, undefined);
+  const both = parseConfig({ OTEL_METRICS_EXPORTER: 'otlp, Prometheus' }).telemetry.metrics;
+  assert.deepEqual([both.exporter, both.prometheus], ['otlp', { host: '127.0.0.1', port: 9464 }]);
+  const alone = parseConfig({ OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_HOST: '0.0.0.0', OTEL_EXPORTER_PROMETHEUS_PORT: '0' }).telemetry.metrics;
+  assert.deepEqual([alone.exporter, alone.prometheus], ['none', { host: '0.0.0.0', port: 0 }]);
+  for (const bad of ['otlp,console', 'none,prometheus', 'prometheus,statsd']) {
+    assert.throws(() => parseConfig({ OTEL_METRICS_EXPORTER: bad }), (e: unknown) => e instanceof ConfigError && e.message.startsWith(`OTEL_METRICS_EXPORTER="${bad}"`), bad);
+  }
+  assert.throws(() => parseConfig({ OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_PORT: '70000' }), /OTEL_EXPORTER_PROMETHEUS_PORT/);
+});

@@ -48,6 +48,7 @@ const KIND: Record<string, (m: MetricData) => boolean> = {
   Counter: (m) => m.dataPointType === DataPointType.SUM && m.isMonotonic,
   UpDownCounter: (m) => m.dataPointType === DataPointType.SUM && !m.isMonotonic,
   Histogram: (m) => m.dataPointType === DataPointType.HISTOGRAM,
+  Gauge: (m) => m.dataPointType === DataPointType.GAUGE,
 };
 
 /** Every metric of a collection, by name; a name collected twice fails. */
@@ -82,6 +83,7 @@ function recordOnce(i: Instruments): void {
   i.batchSize.create('m', { 'model.name': 'm' }, 8);
   i.executions.create('m', { 'model.name': 'm' }, 1);
   i.pendingRequests.create('m', { 'model.name': 'm' }, 0);
+  i.predictionsByModel.create('success', { 'model.name': 'm', outcome: 'success' }, 8);
 }
 
 const OUTCOMES: [string, ExportOutcomes][] = [
@@ -159,7 +161,7 @@ describe('createInstruments', () => {
       assert.ok(KIND[row.type]?.(m), `${row.name} is a ${row.type}`);
       assert.equal(m.descriptor.unit, row.unit, `${row.name} unit`);
       assert.match(m.descriptor.description, /^[A-Z].{10,}\.$/, `${row.name} has a description (a sentence)`);
-      if (row.type !== 'Histogram') assert.equal(m.descriptor.valueType, ValueType.INT, `${row.name} counts in integers`);
+      if (row.type !== 'Histogram' && row.unit !== 's') assert.equal(m.descriptor.valueType, ValueType.INT, `${row.name} counts in integers (seconds are fractional)`);
       for (const p of m.dataPoints) {
         for (const k of Object.keys(p.attributes)) assert.ok(row.attributes.includes(k), `${row.name}: attribute ${k} is in the README`);
       }

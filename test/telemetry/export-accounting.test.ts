@@ -131,7 +131,8 @@ test('metrics leave as one ScopeMetrics per scope, the histogram tables included
   const [exported] = memory.getMetrics();
   const scopes = exported!.scopeMetrics.filter((s) => s.scope.name === SCOPE.name);
   assert.equal(scopes.length, 1, 'one ScopeMetrics for the service\'s scope');
-  assert.deepEqual(scopes[0]!.metrics.map((m) => m.descriptor.name).sort(), ['http.server.request.duration', 'http_requests_total', 'prediction_latency_ms']);
-  assert.deepEqual(exporter.status(), { ended: 3, exported: 3, failed: 0, inFlight: 0, queued: 0, dropped: 0 });
+  assert.deepEqual(scopes[0]!.metrics.map((m) => m.descriptor.name).sort(), ['http.server.request.duration', 'http_requests_total', 'prediction_latency_ms', 'process.cpu.time']);
+  // Three recorded points and process.cpu.time's two (user, system).
+  assert.deepEqual(exporter.status(), { ended: 5, exported: 5, failed: 0, inFlight: 0, queued: 0, dropped: 0 });
   await provider.shutdown();
 });

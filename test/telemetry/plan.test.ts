@@ -35,6 +35,20 @@ describe('the export plan', () => {
     assert.deepEqual([p.logs.destination, p.logs.protocol, p.logs.path], ['http://collector:4317/v1/logs', 'http/protobuf', 'eager']);
   });
 
+  test('prometheus in OTEL_METRICS_EXPORTER adds /metrics beside the push exporter or alone, and the start-up line says where', () => {
+    const both = plan({ ...COLLECTOR, OTEL_METRICS_EXPORTER: 'otlp,prometheus' });
+    assert.deepEqual([both.metrics.exporter, both.metrics.prometheus, both.metrics.histograms], ['otlp', 'http://127.0.0.1:9464/metrics', 'tables']);
+    assert.match(describePlan(both)[1]!, /^metrics: otlp grpc to http:\/\/collector:4317, sdk path .*; also prometheus at http:\/\/127\.0\.0\.1:9464\/metrics$/);
+    const alone = plan({ OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_HOST: '0.0.0.0' });
+    assert.deepEqual([alone.metrics.exporter, alone.metrics.path, alone.metrics.destination, alone.metrics.histograms], ['prometheus', 'sdk', 'http://0.0.0.0:9464/metrics', 'tables']);
+    assert.match(describePlan(alone)[1]!, /^metrics: prometheus to http:\/\/0\.0\.0\.0:9464\/metrics, sdk path/);
+    // The tables keep one temporality: beside Prometheus' cumulative, a delta push exporter sends the SDK's histograms.
+    const delta = plan({ ...COLLECTOR, OTEL_METRICS_EXPORTER: 'otlp,prometheus', OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta' });
+    assert.equal(delta.metrics.histograms, 'sdk');
+    assert.match(delta.metrics.histogramsWhy, /TEMPORALITY_PREFERENCE=delta/);
+    assert.equal(plan({ ...COLLECTOR, OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta' }).metrics.histograms, 'tables');
+  });
+
   test('the console and none exporters, and a disabled SDK, are planned as such', () => {
     const p = plan({ OTEL_TRACES_EXPORTER: 'console', OTEL_METRICS_EXPORTER: 'none' });
     assert.deepEqual([p.traces.exporter, p.traces.path, p.traces.destination, p.traces.spans], ['console', 'sdk', 'stdout', 'sdk']);
