@@ -168,6 +168,8 @@ const pointsOf = (m: M): M[] => (m.sum ?? m.gauge ?? m.histogram ?? m.exponentia
 
 /** Instrumentation libraries (the Node runtime metrics, HTTP instrumentations): summarised in focused verbosity. */
 export const isLibraryScope = (name: string): boolean => name.startsWith('@opentelemetry/instrumentation-');
+/** Process metrics (`process.cpu.time`) move at every export, like the runtime's: summarised in focused verbosity. */
+const isProcessMetric = (m: M): boolean => String(m.name ?? '').startsWith('process.');
 
 /**
  * What focused verbosity remembers between exports: each metric's data points (values and attributes, not
@@ -213,23 +215,25 @@ export function metricsText(req: M, memory?: MetricMemory): string[] {
     const plans = scopes.map((sm) => {
       const metrics = (sm.metrics ?? []) as M[];
       const name = (sm.scope?.name as string) ?? '';
-      if (isLibraryScope(name)) return { sm, metrics, library: true, changed: [] as number[] };
-      const changed = metrics.flatMap((m, k) => (memory.changed(`${service}\0${name}\0${m.name ?? ''}`, m) ? [k] : []));
-      return { sm, metrics, library: false, changed };
+      if (isLibraryScope(name)) return { sm, metrics, library: true, changed: [] as number[], processCount: 0 };
+      const processCount = metrics.filter(isProcessMetric).length;
+      const changed = metrics.flatMap((m, k) => (!isProcessMetric(m) && memory.changed(`${service}\0${name}\0${m.name ?? ''}`, m) ? [k] : []));
+      return { sm, metrics, library: false, changed, processCount };
     });
     if (plans.some((p) => p.changed.length > 0)) b.resource('ResourceMetrics', i, rm);
-    plans.forEach(({ sm, metrics, library, changed }, j) => {
+    plans.forEach(({ sm, metrics, library, changed, processCount }, j) => {
+      const processNote = processCount > 0 ? `; ${count(processCount, 'process metric')} summarised` : '';
       const scope = `InstrumentationScope ${sm.scope?.name ?? ''} ${sm.scope?.version ?? ''}`;
       if (library) {
         const points = metrics.reduce((n, m) => n + pointsOf(m).length, 0);
         b.entry(`${scope}: ${count(metrics.length, 'metric')}, ${count(points, 'data point')} (summarised; verbosity detailed prints them)`);
       } else if (changed.length === 0) {
-        b.entry(`${scope}: ${count(metrics.length, 'metric')} unchanged since the last export`);
+        b.entry(`${scope}: ${count(metrics.length - processCount, 'metric')} unchanged since the last export${processNote}`);
       } else {
         b.scope('ScopeMetrics', j, sm);
         for (const k of changed) metricBlock(b, metrics[k]!, k);
-        const unchanged = metrics.length - changed.length;
-        if (unchanged > 0) b.entry(`${count(unchanged, 'more metric')} unchanged since the last export`);
+        const unchanged = metrics.length - changed.length - processCount;
+        if (unchanged > 0 || processCount > 0) b.entry(`${count(unchanged, 'more metric')} unchanged since the last export${processNote}`);
       }
     });
   });
