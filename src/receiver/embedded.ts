@@ -35,7 +35,7 @@ export async function runEmbedded(): Promise<never> {
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
   const config = parseConfig(loadEnvironment()).receiver; // already validated by the service
-  const receiver = new OtlpReceiver({ ...config, print: true });
+  const receiver = new OtlpReceiver({ ...config, print: true, write: (text) => writeWholeLines(text, (chunk) => process.stdout.write(chunk)) });
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
@@ -65,6 +65,28 @@ export async function runEmbedded(): Promise<never> {
   const ready: ReceiverReady = { type: 'ready', grpcUrl: receiver.grpcUrl, httpUrl: receiver.httpUrl, healthUrl: receiver.healthUrl, consoleUrl: receiver.consoleUrl, warnings };
   send(ready);
   return new Promise(() => {});
+}
+
+export const PIPE_BUF = 4096;
+
+/**
+ * Writes whole lines in chunks of at most PIPE_BUF bytes, which the kernel keeps whole on a pipe: the service's log
+ * lines, written to the same terminal or pipe by the other process, then fall between lines, never inside one.
+ */
+export function writeWholeLines(text: string, write: (chunk: string) => void): void {
+  let chunk = '';
+  let bytes = 0;
+  for (const line of text.split(/(?<=\n)/)) {
+    const n = Buffer.byteLength(line);
+    if (bytes + n > PIPE_BUF && chunk !== '') {
+      write(chunk);
+      chunk = '';
+      bytes = 0;
+    }
+    chunk += line;
+    bytes += n;
+  }
+  if (chunk !== '') write(chunk);
 }
 
 /** One line naming the address and the variable that picks another (grpc-js wraps the cause in its own words). */
