@@ -52,7 +52,7 @@ export function startReceiverChild(timeoutMs = 30_000): Promise<ReceiverChild> {
       reject(new ReceiverStartError(`local OTLP receiver: ${message}`));
     };
     const timer = setTimeout(() => fail(`not listening after ${timeoutMs} ms`), timeoutMs);
-    child.once('error', (err) => fail(err.message));
+    child.on('error', (err) => fail(err.message)); // after start-up: a failed send or kill, seen on exit instead
     void exited.then((how) => fail(`${how} before listening`));
     child.on('message', (m: ReceiverReady | ReceiverFailed) => {
       if (m.type === 'failed') return fail(m.message);
@@ -66,7 +66,8 @@ export function startReceiverChild(timeoutMs = 30_000): Promise<ReceiverChild> {
         onUnexpectedExit: (cb) => void exited.then((how) => stopAsked || cb(how)),
         stop: async () => {
           stopAsked = true;
-          if (child.exitCode === null && child.signalCode === null && child.connected) child.send({ type: 'stop' } satisfies ReceiverStop);
+          const stop: ReceiverStop = { type: 'stop' };
+          if (child.exitCode === null && child.signalCode === null && child.connected) child.send(stop, () => {});
           const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
           await exited;
           clearTimeout(killer);
