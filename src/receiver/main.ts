@@ -4,6 +4,10 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_BODY_BYTES, OtlpReceiver } from './receiver.ts';
 import { isLoopback } from './console/api.ts';
 import { ConfigError, loadEnvironment, parseConfig } from '../shared/config.ts';
+import { runEmbedded } from './embedded.ts';
+
+// `npm start` runs this file as its child with --embedded (src/service/receiver-child.ts); it never returns.
+if (process.argv.includes('--embedded')) await runEmbedded();
 
 const usage = `Usage: npm run receiver -- [--host 127.0.0.1] [--grpc-port 4317] [--http-port 4318] [--health-port 13133]
                             [--verbosity focused|detailed|normal|basic] [--count] [--max-request-body-bytes 20971520]

@@ -1,25 +1,29 @@
 // Entry point: `npm start` (node --import ./dist/telemetry/instrumentation.js dist/service/main.js). Reads top to
-// bottom: start the embedded OTLP receiver when no Collector is configured, build the app with what the telemetry
-// bootstrap made, listen, and drain cleanly on SIGTERM/SIGINT.
+// bottom: start the local OTLP receiver (a child process) when no Collector is configured, build the app with what
+// the telemetry bootstrap made, listen, and drain cleanly on SIGTERM/SIGINT.
 import { config, telemetry } from '../telemetry/instrumentation.ts';
 import { buildApp } from './app.ts';
-import { OtlpReceiver } from '../receiver/receiver.ts';
-import { isLoopback } from '../receiver/console/api.ts';
+import { ReceiverStartError, startReceiverChild, type ReceiverChild } from './receiver-child.ts';
 
 const { logger, shutdown: shutdownTelemetry } = telemetry;
 
-const receiver = config.telemetry.embeddedReceiver && !config.telemetry.disabled
-  ? new OtlpReceiver({ ...config.receiver, print: true })
-  : undefined;
-if (receiver !== undefined) {
-  await receiver.start();
-  logger.info(
-    `Local OTLP receiver listening: gRPC ${receiver.grpcUrl}, HTTP ${receiver.httpUrl}, health ${receiver.healthUrl} (prints what it receives as the Collector's debug exporter)`,
-  );
-  if (receiver.consoleError) logger.warn(`Console: ${receiver.consoleError} (RECEIVER_CONSOLE_PORT picks another port)`);
-  if (receiver.consoleUrl && !isLoopback(config.receiver.console.host)) {
-    logger.warn(`Console: listening on ${config.receiver.console.host}, not loopback: anyone who can reach it sees every span attribute and log line`);
+// The receiver runs beside the service as a child process: its decoding, printing and console cost this one nothing.
+let receiver: ReceiverChild | undefined;
+if (config.telemetry.embeddedReceiver && !config.telemetry.disabled) {
+  try {
+    receiver = await startReceiverChild();
+  } catch (err) {
+    if (!(err instanceof ReceiverStartError)) throw err;
+    // One line; nothing is listening, and the telemetry has nowhere of ours to go.
+    logger.fatal(`Start-up failed: ${err.message}`);
+    logger.flush(() => process.exit(1));
+    await new Promise(() => {});
   }
+  logger.info(
+    `Local OTLP receiver listening: gRPC ${receiver!.grpcUrl}, HTTP ${receiver!.httpUrl}, health ${receiver!.healthUrl} (prints what it receives as the Collector's debug exporter)`,
+  );
+  for (const warning of receiver!.warnings) logger.warn(warning);
+  receiver!.onUnexpectedExit((how) => logger.error(`Local OTLP receiver ${how}: telemetry export to it fails from now on`));
 }
 
 const { app, lifecycle, serving } = buildApp(config, { logger, telemetry: telemetry.status, spans: telemetry.spans, instruments: telemetry.instruments });
@@ -69,7 +73,7 @@ async function shutdown(signal: string): Promise<void> {
   clearInterval(sweep);
   await shutdownTelemetry(); // exports every span of the answered requests
   logger.info({ telemetry: telemetry.status.stats() }, 'Shutdown complete: requests drained');
-  await receiver?.stop();
+  await receiver?.stop(); // after the flush, so that it prints every span
   // Exit explicitly: exporters' gRPC channels and client keep-alive sockets may still hold the event loop.
   logger.flush(() => process.exit(0));
 }
