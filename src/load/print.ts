@@ -90,7 +90,8 @@ function histogramLines(s: Summary): string[] {
   });
 }
 
-function errorsText(s: { errors: Summary['errors'] }): string {
+/** The non-zero error classes as `timeout 3, 5xx 2`, or `none`; the terminal summary and the HTML report share it. */
+export function errorsText(s: { errors: Summary['errors'] }): string {
   const e = s.errors;
   const parts = (
     [

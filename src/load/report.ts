@@ -8,7 +8,7 @@ import type { Histogram } from 'hdr-histogram-js';
 import type { CliOptions } from './args.ts';
 import type { Summary } from './aggregate.ts';
 import type { RunResult } from './engine.ts';
-import { formatActual, formatMs } from './print.ts';
+import { errorsText, formatActual, formatMs } from './print.ts';
 import { drawCharts, type ChartSeries, type ChartSpec } from './report-page.ts';
 import type { Second, Series } from './series.ts';
 
@@ -231,22 +231,7 @@ export function renderReport({ summary: s, run, cli, argv }: ReportInput): strin
   const csp = `default-src 'none'; script-src ${sha256(js)} ${sha256(page)}; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'`;
   const audit = auditState(s);
   const codes = Object.entries(s.statusCodes).map(([c, n]) => `${c}: ${n}`).join(', ') || 'none';
-  const e = s.errors;
-  const errorText =
-    (
-      [
-        ['timeout', e.timeout],
-        ['refused', e.refused],
-        ['reset', e.reset],
-        ['4xx', e['4xx']],
-        ['5xx', e['5xx']],
-        ['other status', e.otherStatus],
-        ['other', e.other],
-      ] as const
-    )
-      .filter(([, n]) => n > 0)
-      .map(([k, n]) => `${k} ${n}`)
-      .join(', ') || 'none';
+  const errorText = errorsText(s);
   const delivery = s.traces.delivery;
   const delivered = delivery === null ? 'not checked' : delivery.error !== null ? 'unknown' : `${delivery.delivered}/${delivery.queried}`;
 

@@ -1,18 +1,16 @@
 // What the HTML report's browser tests share, whichever browser opens the file: the real service and receiver, the
 // two load runs that write reports, and the checks of what the opened page must show.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Summary } from '../../src/load/aggregate.ts';
 import { OtlpReceiver } from '../../src/receiver/receiver.ts';
+import { loadCli } from './load-cli.ts';
+import { close, listen } from './local-server.ts';
 import { fastExportEnv, startService, type RunningService } from './service.ts';
 
-const CLI = fileURLToPath(new URL('../../src/load/cli.ts', import.meta.url));
 export const MARKUP = '<img src=x onerror="window.pwned=1"><b>bold</b>';
 export const CHART_IDS = ['chart-throughput', 'chart-latency', 'chart-distribution', 'chart-outcomes'];
 
@@ -34,24 +32,17 @@ export async function startReportRig(): Promise<ReportRig> {
     req.resume();
     req.on('end', () => res.writeHead(502, { 'content-type': 'text/html' }).end(MARKUP));
   });
-  await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
+  const brokenUrl = await listen(broken);
   const stop = async () => {
     await service.stop();
-    broken.closeAllConnections();
-    await new Promise((resolve) => broken.close(resolve));
+    await close(broken);
     await receiver.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { service, receiver, brokenUrl: `http://127.0.0.1:${(broken.address() as AddressInfo).port}`, dir, stop };
+  return { service, receiver, brokenUrl, dir, stop };
 }
 
-function load(args: string[]): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, '--quiet', ...args], { timeout: 60_000 }, (err, _stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stderr });
-    });
-  });
-}
+const load = (args: string[]) => loadCli(['--quiet', ...args], 60_000);
 
 /** A 5 s run at 40 req/s with the trace audit and two objectives; returns the report's path and the JSON summary. */
 export async function healthyRun(rig: ReportRig, name: string): Promise<{ file: string; summary: Summary }> {

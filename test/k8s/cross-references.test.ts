@@ -17,6 +17,7 @@ import {
   onlyContainer,
   quantity,
   service,
+  surge,
 } from './helpers/manifests.ts';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IContainer } from 'kubernetes-models/v1/Container';
@@ -185,11 +186,3 @@ describe('the manifests refer to each other, and to the service, consistently', 
     }
   });
 });
-
-function surge(d: IDeployment): number {
-  const s = d.spec?.strategy;
-  if (s?.type === 'Recreate') return 0;
-  const v = s?.rollingUpdate?.maxSurge ?? '25%';
-  const replicas = d.spec?.replicas ?? 1;
-  return typeof v === 'number' ? v : Math.ceil((replicas * Number(v.replace('%', ''))) / 100);
-}

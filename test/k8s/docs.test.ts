@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { fencedBlocks } from '../helpers/markdown.ts';
 import { readDockerfile } from './helpers/dockerfile.ts';
 import { APP, COLLECTOR, ROOT, configMap, deployment, loadObjects, onlyContainer, quantity } from './helpers/manifests.ts';
 
@@ -23,27 +24,6 @@ function section(heading: RegExp): string {
 }
 
 const money = (n: number) => `$${n.toFixed(2)}`;
-
-interface Block {
-  line: number;
-  lang: string;
-  caption: string;
-  body: string;
-}
-
-/** Every fenced block with its language and the line just above its opening fence. */
-function blocks(): Block[] {
-  const lines = doc.split('\n');
-  const found: Block[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (!lines[i]!.startsWith('```')) continue;
-    const end = lines.findIndex((l, j) => j > i && l.startsWith('```'));
-    assert.ok(end > i, `unclosed block at line ${i + 1}`);
-    found.push({ line: i + 1, lang: lines[i]!.slice(3).trim(), caption: lines[i - 1] ?? '', body: lines.slice(i + 1, end).join('\n') });
-    i = end;
-  }
-  return found;
-}
 
 describe('docs/KUBERNETES.md', () => {
   it('walks through Steps 1-12, Tests 1-12, Cleanup and Troubleshooting in order', () => {
@@ -116,7 +96,7 @@ describe('docs/KUBERNETES.md', () => {
       assert.ok(convention.includes(c), `the convention does not explain ${c}`);
     }
     assert.ok(section(/^## Local captures$/).includes('npm start'), 'Local captures gives the commands');
-    const outputs = blocks().filter((b) => b.lang !== 'bash');
+    const outputs = fencedBlocks(doc).filter((b) => b.lang !== 'bash');
     assert.ok(outputs.length > 40, `only ${outputs.length} output blocks found`);
     for (const b of outputs) {
       const from = /^\*From `([^`]+)`/.exec(b.caption);
@@ -135,7 +115,7 @@ describe('docs/KUBERNETES.md', () => {
 
   it('shows kubectl creating and deleting only objects that the manifests define', () => {
     const verbs = /^([a-z]+)(?:\.[\w.]+)?\/([\w-]+) (?:created|configured|deleted|condition met)$/gm;
-    const shown = blocks().flatMap((b) => [...b.body.matchAll(verbs)].map((m) => ({ kind: m[1]!, name: m[2]! })));
+    const shown = fencedBlocks(doc).flatMap((b) => [...b.body.matchAll(verbs)].map((m) => ({ kind: m[1]!, name: m[2]! })));
     assert.ok(shown.length >= 8, `only ${shown.length} kubectl result lines`);
     for (const { kind, name } of shown) {
       assert.ok(objects.some((o) => o.kind.toLowerCase() === kind && o.metadata.name === name), `${kind}/${name} is not in k8s/`);

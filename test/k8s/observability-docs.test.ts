@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { fencedBlocks } from '../helpers/markdown.ts';
 import { ROOT, kubectlAvailable, onlyContainer, service, type K8sObject } from './helpers/manifests.ts';
 import { deployments, parseOverlayYaml, readRepoFile, renderOverlay, type CollectorConfig } from './helpers/overlay.ts';
 
@@ -14,22 +15,9 @@ const objects: K8sObject[] = kubectlAvailable() ? renderOverlay() : [];
 const skipWithoutKubectl = { skip: kubectlAvailable() ? false : 'kubectl is not installed' };
 const collector = parseOverlayYaml<CollectorConfig>('collector/config.yaml');
 
-function blocks(text: string): { line: number; lang: string; caption: string; body: string }[] {
-  const lines = text.split('\n');
-  const out = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (!lines[i]!.startsWith('```')) continue;
-    const end = lines.findIndex((l, j) => j > i && l.startsWith('```'));
-    assert.ok(end > i, `unclosed block at line ${i + 1}`);
-    out.push({ line: i + 1, lang: lines[i]!.slice(3).trim(), caption: lines[i - 1] ?? '', body: lines.slice(i + 1, end).join('\n') });
-    i = end;
-  }
-  return out;
-}
-
 describe('docs/OBSERVABILITY.md and the README describe the stack as the files define it', skipWithoutKubectl, () => {
   it('labels every output block as illustrative or as an excerpt of a file that exists', () => {
-    for (const b of blocks(doc).filter((x) => x.lang !== 'bash' && !x.body.startsWith('service ──'))) {
+    for (const b of fencedBlocks(doc).filter((x) => x.lang !== 'bash' && !x.body.startsWith('service ──'))) {
       const from = /^\*From `([^`]+)`/.exec(b.caption);
       if (from) assert.ok(existsSync(join(ROOT, from[1]!)), `line ${b.line}: ${from[1]} does not exist`);
       else assert.ok(b.caption.startsWith('*Illustrative output (not captured from a cluster)'), `line ${b.line}: unlabelled block`);
@@ -37,7 +25,7 @@ describe('docs/OBSERVABILITY.md and the README describe the stack as the files d
   });
 
   it('shows the tail_sampling excerpt exactly as the Collector configuration has it', () => {
-    const excerpt = blocks(doc).find((b) => b.caption.startsWith('*From `k8s/overlays/observability/collector/config.yaml`'));
+    const excerpt = fencedBlocks(doc).find((b) => b.caption.startsWith('*From `k8s/overlays/observability/collector/config.yaml`'));
     assert.ok(excerpt);
     assert.deepEqual(parse(excerpt.body), { tail_sampling: collector.processors?.tail_sampling });
   });

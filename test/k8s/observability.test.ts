@@ -27,7 +27,10 @@ import {
   onlyContainer,
   quantity,
   service,
+  surge,
+  validateSchema,
   type K8sObject,
+  type ModelClass,
 } from './helpers/manifests.ts';
 import { deployments, parseOverlayYaml, readOverlayFile, renderOverlay, resolvePort } from './helpers/overlay.ts';
 
@@ -36,19 +39,7 @@ const base = loadObjects();
 const objects: K8sObject[] = kubectlAvailable() ? renderOverlay() : [];
 const skipWithoutKubectl = { skip: kubectlAvailable() ? false : 'kubectl is not installed' };
 
-const MODELS = [Namespace, ResourceQuota, LimitRange, ConfigMap, Service, Deployment, NetworkPolicy] as unknown as {
-  new (data: never): { validate(): void };
-  apiVersion: string;
-  kind: string;
-}[];
-
-function surge(d: IDeployment): number {
-  const s = d.spec?.strategy;
-  if (s?.type === 'Recreate') return 0;
-  const v = s?.rollingUpdate?.maxSurge ?? '25%';
-  const replicas = d.spec?.replicas ?? 1;
-  return typeof v === 'number' ? v : Math.ceil((replicas * Number(v.replace('%', ''))) / 100);
-}
+const MODELS: readonly ModelClass[] = [Namespace, ResourceQuota, LimitRange, ConfigMap, Service, Deployment, NetworkPolicy] as never;
 
 describe('k8s/overlays/observability renders the guide stack plus Jaeger, Prometheus and Grafana', skipWithoutKubectl, () => {
   it('lists exactly the guide files of k8s/kustomization.yaml, in their order, as its base', () => {
@@ -85,10 +76,7 @@ describe('k8s/overlays/observability renders the guide stack plus Jaeger, Promet
 
   for (const obj of objects) {
     it(`${key(obj)} validates against the Kubernetes schema and carries the app.kubernetes.io labels`, () => {
-      const Model = MODELS.find((m) => m.kind === obj.kind);
-      assert.ok(Model, `no schema registered for kind ${obj.kind}`);
-      assert.equal(obj.apiVersion, Model.apiVersion);
-      new Model(structuredClone(obj) as never).validate();
+      validateSchema(obj, MODELS);
       for (const label of ['app.kubernetes.io/name', 'app.kubernetes.io/part-of', 'app.kubernetes.io/managed-by']) {
         assert.ok(obj.metadata.labels?.[label], `lacks ${label}`);
       }

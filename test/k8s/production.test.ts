@@ -38,7 +38,9 @@ import {
   onlyContainer,
   quantity,
   service,
+  validateSchema,
   type K8sObject,
+  type ModelClass,
 } from './helpers/manifests.ts';
 import { restrictedViolations } from './helpers/pod-security.ts';
 import {
@@ -58,21 +60,12 @@ import {
   type Workload,
 } from './helpers/production.ts';
 
-interface Validatable {
-  validate(): void;
-}
-type ModelClass = { new (data: never): Validatable; apiVersion: string; kind: string };
 const MODELS: readonly ModelClass[] = [
   Namespace, ResourceQuota, LimitRange, ConfigMap, Service, ServiceAccount, Deployment, DaemonSet, NetworkPolicy,
   HorizontalPodAutoscaler, PodDisruptionBudget, Role, RoleBinding,
 ] as never;
 
-function validate(obj: K8sObject): void {
-  const Model = MODELS.find((m) => m.kind === obj.kind);
-  if (Model === undefined) throw new Error(`${key(obj)}: no schema registered for kind ${obj.kind}`);
-  assert.equal(obj.apiVersion, Model.apiVersion, `${key(obj)}: apiVersion`);
-  new Model(structuredClone(obj) as never).validate();
-}
+const validate = (obj: K8sObject): void => validateSchema(obj, MODELS);
 
 const skip = kubectlAvailable() ? false : 'kubectl is not installed';
 const objects = skip ? [] : renderProduction();

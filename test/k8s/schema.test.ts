@@ -10,20 +10,10 @@ import { LimitRange } from 'kubernetes-models/v1/LimitRange';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { ResourceQuota } from 'kubernetes-models/v1/ResourceQuota';
 import { Service } from 'kubernetes-models/v1/Service';
-import { APP, deployment, key, loadObjects, type K8sObject } from './helpers/manifests.ts';
+import { APP, deployment, key, loadObjects, validateSchema, type K8sObject, type ModelClass } from './helpers/manifests.ts';
 
-interface Validatable {
-  validate(): void;
-}
-type ModelClass = { new (data: never): Validatable; apiVersion: string; kind: string };
 const MODELS: readonly ModelClass[] = [Namespace, ResourceQuota, LimitRange, ConfigMap, Service, Deployment, NetworkPolicy] as never;
-
-function validate(obj: K8sObject): void {
-  const Model = MODELS.find((m) => m.kind === obj.kind);
-  if (Model === undefined) throw new Error(`${key(obj)}: no schema registered for kind ${obj.kind}`);
-  assert.equal(obj.apiVersion, Model.apiVersion, `${key(obj)}: apiVersion`);
-  new Model(structuredClone(obj) as never).validate();
-}
+const validate = (obj: K8sObject): void => validateSchema(obj, MODELS);
 
 describe('the manifests validate against the Kubernetes OpenAPI schemas', () => {
   const objects = loadObjects();

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { CliOptions } from '../../src/load/args.ts';
 import { aggregate, latencyStats, type Summary } from '../../src/load/aggregate.ts';
 import { LoadRun, runLoad, type RunResult, type LoadOptions } from '../../src/load/engine.ts';
+import { close, listen } from '../helpers/local-server.ts';
 
 // A target that answers after `delayMs`, except that one request (number `stallAt`, counting from 1, per reset)
 // starts a stall: every request arriving in the next `stallMs` is answered only when the stall ends.
@@ -23,13 +23,11 @@ before(async () => {
       setTimeout(() => res.end('{"prediction":4.0}'), wait);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = await listen(server);
 });
 
 after(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await close(server);
 });
 
 function reset(delayMs: number, stallAt = 0): void {

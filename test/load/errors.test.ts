@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import type { CliOptions } from '../../src/load/args.ts';
 import { aggregate } from '../../src/load/aggregate.ts';
 import { runLoad, type RunResult, type LoadOptions } from '../../src/load/engine.ts';
+import { close, listen } from '../helpers/local-server.ts';
 
 // Request n (from 1) is answered by its last digit: 1 -> 500, 2 -> 404, 3 -> connection reset,
 // 4 -> never answered (a timeout), anything else -> 200.
@@ -25,13 +26,11 @@ before(async () => {
       else res.end('{"prediction":4.0}');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = await listen(server);
 });
 
 after(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await close(server);
 });
 
 function options(overrides: Partial<LoadOptions>): LoadOptions {

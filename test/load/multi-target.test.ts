@@ -2,19 +2,17 @@
 // (a refused connection is resent elsewhere; a request that was sent is never resent). Stand-in servers; the
 // three-replica run of the real service is test/reliability/rolling-update.test.ts.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parseCli } from '../../src/load/args.ts';
 import { LoadRun } from '../../src/load/engine.ts';
 import type { Summary } from '../../src/load/aggregate.ts';
+import { close, listen } from '../helpers/local-server.ts';
+import { loadCli } from '../helpers/load-cli.ts';
 
-const CLI = fileURLToPath(new URL('../../src/load/cli.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'load-multi-'));
 
 // Three services that count what they receive; `resetter` reads each request and drops the connection unanswered;
@@ -26,16 +24,6 @@ let urls: string[] = [];
 let resetterUrl = '';
 let closedUrl = '';
 let resetterHits = 0;
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-}
 
 before(async () => {
   services = hits.map((_, i) =>
@@ -66,14 +54,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => loadCli(args, 60_000);
 
 const urlFlags = (list: string[]): string[] => list.flatMap((u) => ['--url', u]);
 

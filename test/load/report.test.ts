@@ -1,19 +1,17 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { aggregate } from '../../src/load/aggregate.ts';
 import { parseCli } from '../../src/load/args.ts';
 import { newHistogram, runLoad, type RunResult } from '../../src/load/engine.ts';
 import { charts, commandLine, esc, percentileCurve, renderReport, scriptJson, verdict } from '../../src/load/report.ts';
+import { close, listen } from '../helpers/local-server.ts';
+import { loadCli as cli } from '../helpers/load-cli.ts';
 
-const CLI = fileURLToPath(new URL('../../src/load/cli.ts', import.meta.url));
 const MARKUP = `<img src=x onerror="document.title='pwned'"></script><script>alert(1)</script>`;
 let server: Server;
 let base = '';
@@ -31,13 +29,11 @@ before(async () => {
       }, 2),
     );
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = await listen(server);
 });
 
 after(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await close(server);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -129,13 +125,6 @@ test('helpers: escaping, JSON inside a script element, and shell quoting', () =>
   assert.equal(commandLine(['--url', 'http://h:1', '--slo', 'p99<200ms', "it's"]), `npm run load -- --url http://h:1 --slo 'p99<200ms' 'it'\\''s'`);
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
-    });
-  });
-}
 
 test('--report writes the HTML file and leaves the JSON summary as it was', async () => {
   const file = join(dir, 'run.html');

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { runLoad } from '../../src/load/engine.ts';
 import { MAX_MESSAGES, SeriesRecorder, failureMessage, type Second } from '../../src/load/series.ts';
+import { close, listen } from '../helpers/local-server.ts';
 
 test('sends and completions land in the second of their time, with a record for every second in between', () => {
   const r = new SeriesRecorder();
@@ -89,13 +89,11 @@ before(async () => {
       else res.end('{"prediction":4.0}');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = await listen(server);
 });
 
 after(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await close(server);
 });
 
 test("the engine's series adds up to the run's totals, second by second", async () => {

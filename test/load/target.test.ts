@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { main } from '../../src/load/cli.ts';
+import { close, listen } from '../helpers/local-server.ts';
+import { loadCli as cli } from '../helpers/load-cli.ts';
 
-const CLI = fileURLToPath(new URL('../../src/load/cli.ts', import.meta.url));
 const HINT =
   "Start the service with `npm start`, or pass --url http://localhost:9000, or run the guide's port-forward: " +
   'kubectl port-forward -n ai-ml-lab-2-2 svc/ai-lab-2-2-paid 9002:9000';
@@ -22,16 +20,6 @@ let resetterUrl = '';
 let noHealthUrl = '';
 let closedUrl = '';
 const hits = { predict: 0, health: 0, noHealth: 0 };
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-}
 
 before(async () => {
   service = createServer((req, res) => {
@@ -64,14 +52,6 @@ after(async () => {
   await Promise.all([close(service), close(resetter), close(noHealth)]);
 });
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** Runs the CLI in this process with the default and fallback URLs pointed at this test's servers. */
 async function inProcess(args: string[], defaults: { url: string; fallbackUrl: string | null }) {

@@ -1,26 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { runLoad, type LoadOptions } from '../../src/load/engine.ts';
 import { TraceparentSource, auditTraces, traceIdOf, uniqueIds, verifyTraces } from '../../src/load/trace-audit.ts';
 import { OtlpReceiver } from '../../src/receiver/receiver.ts';
+import { close, listen } from '../helpers/local-server.ts';
+import { loadCli as cli } from '../helpers/load-cli.ts';
 
-const CLI = fileURLToPath(new URL('../../src/load/cli.ts', import.meta.url));
 const HEX32 = /^[0-9a-f]{32}$/;
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-}
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve) => {
@@ -89,13 +77,6 @@ function options(overrides: Partial<LoadOptions>): LoadOptions {
   };
 }
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
-    });
-  });
-}
 
 test('the trace id comes from the body first, then the traceresponse header, then x-trace-id', () => {
   const a = 'a'.repeat(32);

@@ -6,28 +6,19 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { after, describe, test } from 'node:test';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { buildApp } from '../../src/service/app.ts';
 import { parseConfig } from '../../src/shared/config.ts';
 import { tracerSpans } from '../../src/telemetry/catalogue.ts';
 import { appDeps } from '../helpers/app-deps.ts';
+import { useGlobalTracing } from '../helpers/global-tracing.ts';
 import { ROOT } from '../helpers/service.ts';
 
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-const contextManager = new AsyncLocalStorageContextManager().enable();
 
-before(() => {
-  context.setGlobalContextManager(contextManager);
-  trace.setGlobalTracerProvider(provider);
-});
-after(() => {
-  trace.disable();
-  context.disable();
-});
+useGlobalTracing(provider);
 
 async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

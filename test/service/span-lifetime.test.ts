@@ -8,15 +8,14 @@ import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Writable } from 'node:stream';
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { TracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { buildApp } from '../../src/service/app.ts';
 import { parseConfig } from '../../src/shared/config.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { appDeps } from '../helpers/app-deps.ts';
+import { useGlobalTracing } from '../helpers/global-tracing.ts';
 import { tracerSpans } from '../../src/telemetry/catalogue.ts';
 
 setFlagsFromString('--expose-gc');
@@ -29,17 +28,9 @@ const keep: SpanProcessor = {
   forceFlush: async () => {},
   shutdown: async () => {},
 };
-const contextManager = new AsyncLocalStorageContextManager().enable();
 const provider = new TracerProvider({ spanProcessors: [keep] });
 
-before(() => {
-  context.setGlobalContextManager(contextManager);
-  trace.setGlobalTracerProvider(provider);
-});
-after(() => {
-  trace.disable();
-  context.disable();
-});
+useGlobalTracing(provider);
 
 test('the spans of a request on a kept-alive connection are collectable once it is answered', async () => {
   const config = parseConfig({ DEFAULT_LATENCY_MS: '0' }, '1.2.3');

@@ -6,8 +6,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { TracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { buildApp } from '../../src/service/app.ts';
 import { parseInferRequest } from '../../src/service/v2.ts';
@@ -15,6 +13,7 @@ import type { Model } from '../../src/service/inference/runtime.ts';
 import { parseConfig } from '../../src/shared/config.ts';
 import { tracerSpans } from '../../src/telemetry/catalogue.ts';
 import { appDeps } from '../helpers/app-deps.ts';
+import { useGlobalTracing } from '../helpers/global-tracing.ts';
 import { ROOT } from '../helpers/service.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures');
@@ -23,15 +22,7 @@ const heldout = JSON.parse(readFileSync(join(FIXTURES, 'iris-heldout.json'), 'ut
 const ended: ReadableSpan[] = [];
 const keep: SpanProcessor = { onStart: () => {}, onEnd: (s) => void ended.push(s), forceFlush: async () => {}, shutdown: async () => {} };
 const provider = new TracerProvider({ spanProcessors: [keep] });
-const contextManager = new AsyncLocalStorageContextManager();
-before(() => {
-  context.setGlobalContextManager(contextManager.enable());
-  trace.setGlobalTracerProvider(provider);
-});
-after(() => {
-  trace.disable();
-  context.disable();
-});
+useGlobalTracing(provider);
 
 /** The app listening on a free loopback port, with a real tracer. */
 async function serve(env: Record<string, string> = {}) {

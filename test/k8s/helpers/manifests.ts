@@ -1,5 +1,6 @@
 // Loads the Kubernetes manifests of k8s/ the two ways a user applies them: file by file in the guide's order
 // (`kubectl apply -f k8s/<file>`) and all at once through kustomize (`kubectl kustomize k8s`, offline only).
+import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -92,6 +93,26 @@ export const service = (objects: readonly K8sObject[], name: string): IService =
   findObject(objects, 'Service', name) as unknown as IService;
 export const configMap = (objects: readonly K8sObject[], name: string): IConfigMap =>
   findObject(objects, 'ConfigMap', name) as unknown as IConfigMap;
+
+/** Pods a Deployment may add above its replicas during a rollout (`maxSurge`, default 25% rounded up; 0 for Recreate). */
+export function surge(d: IDeployment): number {
+  const s = d.spec?.strategy;
+  if (s?.type === 'Recreate') return 0;
+  const v = s?.rollingUpdate?.maxSurge ?? '25%';
+  const replicas = d.spec?.replicas ?? 1;
+  return typeof v === 'number' ? v : Math.ceil((replicas * Number(v.replace('%', ''))) / 100);
+}
+
+/** A kubernetes-models class: validates one object of its kind against the Kubernetes OpenAPI schema. */
+export type ModelClass = { new (data: never): { validate(): void }; apiVersion: string; kind: string };
+
+/** Validates an object with the model of its kind; an object of a kind with no model in the list fails. */
+export function validateSchema(obj: K8sObject, models: readonly ModelClass[]): void {
+  const Model = models.find((m) => m.kind === obj.kind);
+  if (Model === undefined) throw new Error(`${key(obj)}: no schema registered for kind ${obj.kind}`);
+  assert.equal(obj.apiVersion, Model.apiVersion, `${key(obj)}: apiVersion`);
+  new Model(structuredClone(obj) as never).validate();
+}
 
 export function onlyContainer(d: IDeployment): IContainer {
   const containers = d.spec?.template.spec?.containers ?? [];

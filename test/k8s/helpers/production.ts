@@ -1,6 +1,5 @@
 // The production overlay (k8s/overlays/production) rendered the way kind-up.sh --production applies it, and the
 // Collector configs it mounts. Rendering is offline: `kubectl kustomize` never contacts a cluster.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -9,19 +8,14 @@ import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IContainer } from 'kubernetes-models/v1/Container';
-import { K8S_DIR, configMap, findObject, parseDocuments, type K8sObject } from './manifests.ts';
+import { K8S_DIR, configMap, findObject, type K8sObject } from './manifests.ts';
+import { renderDir, typeOf, type CollectorConfig } from './overlay.ts';
 
 export const PRODUCTION_DIR = join(K8S_DIR, 'overlays/production');
 export const AGENT = 'otel-agent';
 export const GATEWAY = 'otel-gateway';
 
-export function renderProduction(): K8sObject[] {
-  const text = execFileSync('kubectl', ['kustomize', '--load-restrictor=LoadRestrictionsNone', PRODUCTION_DIR], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return parseDocuments(text, 'kubectl kustomize k8s/overlays/production');
-}
+export const renderProduction = (): K8sObject[] => renderDir(PRODUCTION_DIR);
 
 export const readProductionFile = (path: string): string => readFileSync(join(PRODUCTION_DIR, path), 'utf8');
 
@@ -44,21 +38,8 @@ export function selects(selector: Record<string, string> | undefined, labels: Re
 
 export const pdbs = (objects: readonly K8sObject[]): IPodDisruptionBudget[] => ofKind<IPodDisruptionBudget>(objects, 'PodDisruptionBudget');
 
-export interface Pipeline {
-  receivers: string[];
-  processors?: string[];
-  exporters: string[];
-}
-export interface CollectorConfig {
-  receivers?: Record<string, any>;
-  processors?: Record<string, any>;
-  exporters?: Record<string, any>;
-  connectors?: Record<string, any>;
-  extensions?: Record<string, any>;
-  service: { extensions?: string[]; pipelines: Record<string, Pipeline> };
-}
-
-export const typeOf = (id: string): string => id.split('/')[0]!;
+// The Collector config shape is the same in both overlays; production tests import it from here with the rest.
+export { typeOf, type CollectorConfig };
 
 /** The Collector config a workload runs: its --config=<file> argument resolved through its volume to a ConfigMap key. */
 export function mountedConfig(objects: readonly K8sObject[], w: Workload): { configMap: string; config: CollectorConfig } {
