@@ -84,7 +84,8 @@ const run = await runLoad({
   timeoutMs: 10_000,
   propagate: false,
 });
-// SIGTERM flushes every queued span and log record before the process exits.
+// SIGTERM flushes every queued span and log record before the process exits. The wait counts only each request's
+// own 4 spans: `batch` spans (one per executed batch) and `queue` spans (waiting requests) vary with the load.
 const exitCode = await svc.stop('SIGTERM');
 await receiver.waitFor(() => c.spans - before.spans >= run.successful * 4, 10_000, 'spans').catch(() => undefined);
 

@@ -38,9 +38,11 @@ const ALLOWED = {
 } as const;
 type Kind = keyof typeof ALLOWED;
 
-// Per /predict (README telemetry catalogue, docs/PERFORMANCE.md): server, preprocess, inference and postprocess
-// spans; two request log lines, each an OTLP log record.
-const SPANS_PER_REQUEST = 4;
+// Per /predict (README telemetry catalogue, docs/CAPACITY.md): server, preprocess, inference and postprocess spans in
+// the request's trace, and the root `batch` span of its model call in a trace of its own (one request per batch at
+// the default MAX_QUEUE_DELAY_US=0 below the model's concurrency); two request log lines, each an OTLP log record.
+const SPANS_PER_REQUEST = 5;
+const TRACES_PER_REQUEST = 2;
 const LOG_RECORDS_PER_REQUEST = 2;
 
 const skip = kubectlAvailable() ? false : 'kubectl is not installed';
@@ -217,14 +219,14 @@ describe('the Collector tier configs are sound', { skip }, () => {
 
   it('sizes tail sampling for the decision window at the app maximum over the gateway minimum', () => {
     const ts = gateway().processors!.tail_sampling;
-    const tracesPerGateway = (hpa(objects, APP).spec!.maxReplicas * appRateAtTarget()) / hpa(objects, GATEWAY).spec!.minReplicas!;
+    const tracesPerGateway = (hpa(objects, APP).spec!.maxReplicas * appRateAtTarget() * TRACES_PER_REQUEST) / hpa(objects, GATEWAY).spec!.minReplicas!;
     const held = tracesPerGateway * seconds(ts.decision_wait);
     assert.ok(ts.num_traces >= held * 0.8, `num_traces ${ts.num_traces} holds less than 80 % of ${Math.round(held)}`);
     assert.ok(ts.expected_new_traces_per_sec >= tracesPerGateway);
     // At about 1 KiB per span in the Collector, the held traces fit under memory_limiter's soft limit.
     const limit = quantity(onlyContainer(deployment(objects, GATEWAY)).resources!.limits!.memory);
     const ml = gateway().processors!.memory_limiter;
-    assert.ok(ts.num_traces * SPANS_PER_REQUEST * 1024 < (limit * (ml.limit_percentage - ml.spike_limit_percentage)) / 100);
+    assert.ok(ts.num_traces * (SPANS_PER_REQUEST / TRACES_PER_REQUEST) * 1024 < (limit * (ml.limit_percentage - ml.spike_limit_percentage)) / 100);
   });
 
   it('rolls agents with a surge on the same node, so a node is never without an agent', () => {

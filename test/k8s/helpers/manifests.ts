@@ -129,7 +129,8 @@ export function quantity(value: string | number | undefined): number {
   const n = Number(m[1]);
   const unit = m[2] ?? '';
   const factor: Record<string, number> = { '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
-  return n * factor[unit]!;
+  // Milli by division: 350m is 0.35 exactly as a double, not 350 x 0.001 = 0.35000000000000003.
+  return unit === 'm' ? n / 1e3 : n * factor[unit]!;
 }
 
 /** The environment a container gets from its `env` and `envFrom` ConfigMaps, as the kubelet builds it. */
