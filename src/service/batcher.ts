@@ -234,7 +234,6 @@ export class Batcher<I, O> {
    * the largest preferred size the queue reaches when it holds less than that.
    */
   private start(queue: Queue<I, O>): void {
-    const jobs: Job<I, O>[] = [];
     let limit = this.options.maxBatchSize;
     if (queue.rows < limit) limit = this.preferred.findLast((p) => p <= queue.rows) ?? limit;
     let rows = 0;
@@ -242,7 +241,7 @@ export class Batcher<I, O> {
     while (n < queue.jobs.length && rows + queue.jobs[n]!.sub.rows <= limit) rows += queue.jobs[n++]!.sub.rows;
     // A request larger than the batch size is refused by its route; should one arrive, it runs alone.
     if (n === 0) rows = queue.jobs[n++]!.sub.rows;
-    for (const job of queue.jobs.splice(0, n)) jobs.push(job);
+    const jobs = queue.jobs.splice(0, n);
     queue.rows -= rows;
     if (queue.jobs.length === 0) this.queues.delete(queue.key);
 

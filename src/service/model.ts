@@ -156,6 +156,9 @@ export function rowsTensor(rows: readonly Row[], input: TensorInfo): ort.Tensor 
 
 /** Rows grouped by length, each group with the rows' positions in the batch. */
 function byWidth(rows: readonly Row[]): { rows: Row[]; index: number[] }[] {
+  // The usual case, one row or rows of one length, without a Map per request.
+  const width = rows[0]!.length;
+  if (rows.every((r) => r.length === width)) return [{ rows: rows as Row[], index: rows.map((_, i) => i) }];
   const groups = new Map<number, { rows: Row[]; index: number[] }>();
   rows.forEach((row, i) => {
     let g = groups.get(row.length);
@@ -171,7 +174,7 @@ const round6 = (p: number) => (Math.abs(p) < 1e15 ? Math.round(p * 1e6) / 1e6 : 
 /**
  * Runs the pipeline on validated rows: preprocess (the rows into one input tensor per row length), the batcher's
  * queue and inference (the request rides in one run of the ONNX graph with other requests of the same shape,
- * batched.ts), postprocess (one number per row, rounded to 6 decimals). Each stage is a child span of the active
+ * batched-model.ts), postprocess (one number per row, rounded to 6 decimals). Each stage is a child span of the active
  * span, started by `spans`. `onQueued`, called only when the request has to wait, receives the function that takes
  * it out of the queue should its client go away.
  */

@@ -16,7 +16,6 @@ import {
   TraceFlags,
   type Attributes,
   type AttributeValue,
-  type Context,
   type Exception,
   type HrTime,
   type Link,

@@ -19,7 +19,6 @@ import {
   service,
   surge,
 } from './helpers/manifests.ts';
-import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 
 const objects = loadObjects();

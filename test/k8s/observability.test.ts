@@ -9,7 +9,6 @@ import { LimitRange } from 'kubernetes-models/v1/LimitRange';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { ResourceQuota } from 'kubernetes-models/v1/ResourceQuota';
 import { Service } from 'kubernetes-models/v1/Service';
-import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { KNOWN_VARIABLES, parseConfig } from '../../src/shared/config.ts';
 import { restrictedViolations } from './helpers/pod-security.ts';
 import {
